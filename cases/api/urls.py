@@ -1,0 +1,3 @@
+"""API URLs; the export (issue 4) fills them."""
+
+urlpatterns: list = []

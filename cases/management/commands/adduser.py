@@ -1,0 +1,62 @@
+"""`manage.py adduser USERNAME --role monitor|curator [--organisation NAME] [--email E]`.
+
+The password is read from standard input when it is not a terminal (first line; a second identical line
+is accepted as a confirmation), and prompted for twice otherwise. It is checked by the password validators.
+"""
+
+import getpass
+import sys
+
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from cases import services
+from cases.roles import ROLE_GROUPS, ensure_groups
+
+
+class Command(BaseCommand):
+    help = "Create a user with the monitor or curator role."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--role", required=True, choices=sorted(ROLE_GROUPS))
+        parser.add_argument("--organisation", help="Organisation name (created if new); default organisation otherwise.")
+        parser.add_argument("--email", default="")
+
+    def handle(self, *args, username, role, organisation, email, **options):
+        User = get_user_model()
+        if User.objects.filter(username__iexact=username).exists():
+            raise CommandError(f"A user named {username!r} already exists.")
+        password = self._read_password()
+        candidate = User(username=username, email=email)
+        try:
+            password_validation.validate_password(password, candidate)
+        except ValidationError as exc:
+            raise CommandError("Password refused: " + " ".join(exc.messages)) from None
+        with transaction.atomic():
+            ensure_groups()
+            user = User.objects.create_user(username=username, email=email, password=password)
+            # Curators use the admin panel, which needs staff status; their permissions come from the group.
+            if role == "curator":
+                user.is_staff = True
+                user.save(update_fields=["is_staff"])
+            user.groups.add(Group.objects.get(name=ROLE_GROUPS[role]))
+            org = services.get_or_create_organisation(organisation) if organisation else services.default_organisation()
+            services.set_membership(user, org)
+        self.stdout.write(self.style.SUCCESS(f"Created {role} {username!r} in {org.name!r}."))
+
+    def _read_password(self) -> str:
+        if sys.stdin.isatty():
+            password = getpass.getpass("Password: ")
+            if password != getpass.getpass("Password (again): "):
+                raise CommandError("The passwords do not match.")
+            return password
+        lines = sys.stdin.read().splitlines()
+        if not lines or not lines[0]:
+            raise CommandError("No password on standard input.")
+        if len(lines) > 1 and lines[1] and lines[1] != lines[0]:
+            raise CommandError("The passwords do not match.")
+        return lines[0]

@@ -1,0 +1,508 @@
+"""The domain: documents contain recommendations; assessments record their status over time, resting on
+evidence. Choice values are the public contract (database, API, CSV, URLs): never rename them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+
+def _in(field: str, choices: type[models.TextChoices]) -> Q:
+    return Q(**{f"{field}__in": choices.values})
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # Indexed: incremental sync (`updated_since`) filters every list on it.
+    updated_at = models.DateTimeField(_("updated"), auto_now=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+# --- Choices -------------------------------------------------------------------------------------------
+
+
+class ImplementationStatus(models.TextChoices):
+    NOT_ASSESSED = "not_assessed", _("Not assessed")
+    NOT_IMPLEMENTED = "not_implemented", _("Not implemented")
+    PARTIALLY_IMPLEMENTED = "partially_implemented", _("Partially implemented")
+    IMPLEMENTED = "implemented", _("Fully implemented")
+    REGRESSED = "regressed", _("Regressed")
+
+
+class StateResponse(models.TextChoices):
+    NO_RESPONSE = "no_response", _("No response")
+    ACCEPTED = "accepted", _("Accepted")
+    NOTED = "noted", _("Noted")
+    REJECTED = "rejected", _("Rejected")
+
+
+class ReviewState(models.TextChoices):
+    SUBMITTED = "submitted", _("Submitted")
+    PUBLISHED = "published", _("Published")
+    RETURNED = "returned", _("Returned")
+
+
+class Basis(models.TextChoices):
+    INDEPENDENT = "independent", _("Independent assessment")
+    UN_FINDING = "un_finding", _("Finding of a UN body")
+    STATE_CLAIM = "state_claim", _("Claim by the State")
+
+
+class Confidentiality(models.TextChoices):
+    PUBLIC = "public", _("Public")
+    PARTNERS = "partners", _("Partners")
+    INTERNAL = "internal", _("Internal")
+
+
+class EvidenceKind(models.TextChoices):
+    UN_DOCUMENT = "un_document", _("UN document")
+    NEWS = "news", _("News report")
+    GOVERNMENT = "government", _("Government statement")
+    NGO_REPORT = "ngo_report", _("NGO report")
+    TESTIMONY = "testimony", _("Testimony")
+    ACADEMIC = "academic", _("Academic")
+    DATASET = "dataset", _("Dataset")
+    OTHER = "other", _("Other")
+
+
+class Addressee(models.TextChoices):
+    STATE = "state", _("The State")
+    BUSINESS = "business", _("Business enterprises")
+    INTERNATIONAL = "international", _("The international community")
+    UN = "un", _("The UN system")
+
+
+class IssuingBody(models.TextChoices):
+    OHCHR = "ohchr", _("OHCHR")
+    CERD = "cerd", _("CERD")
+    UPR = "upr", _("UPR Working Group")
+    SPECIAL_PROCEDURE = "special_procedure", _("Special procedure")
+    HRC = "hrc", _("Human Rights Council")
+    OTHER = "other", _("Other")
+
+
+# --- Organisations -------------------------------------------------------------------------------------
+
+
+class Organisation(TimeStamped):
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(TimeStamped):
+    """Every user belongs to exactly one organisation; it decides who sees `internal` evidence."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="memberships")
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organisation}"
+
+
+# --- Documents, themes, recommendations ----------------------------------------------------------------
+
+
+class Document(TimeStamped):
+    title = models.CharField(_("title"), max_length=500)
+    short_name = models.CharField(_("short name"), max_length=100)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True, help_text=_("Used in filters and URLs."))
+    symbol = models.CharField(_("UN symbol"), max_length=100, blank=True)
+    issuing_body = models.CharField(_("issuing body"), max_length=32, choices=IssuingBody.choices)
+    published_on = models.DateField(_("publication date"))
+    url = models.URLField(_("URL"), max_length=2000, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-published_on", "short_name"]
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        constraints = [
+            models.CheckConstraint(
+                condition=_in("issuing_body", IssuingBody), name="cases_document_issuing_body_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.short_name
+
+
+class Theme(TimeStamped):
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    description = models.TextField(_("description"), blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("theme")
+        verbose_name_plural = _("themes")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RecommendationQuerySet(models.QuerySet):
+    def for_list(self) -> RecommendationQuerySet:
+        """What a list row shows: the document's name and the themes, in a constant number of queries."""
+        return self.select_related("document").prefetch_related("themes")
+
+
+class Recommendation(TimeStamped):
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="recommendations")
+    paragraph = models.CharField(_("paragraph"), max_length=50, help_text=_("For example 151(i)."))
+    code = models.SlugField(
+        _("code"), max_length=50, unique=True, help_text=_("Stable public code, for example XJ22-151-i.")
+    )
+    text = models.TextField(_("text"))
+    addressee = models.CharField(_("addressee"), max_length=32, choices=Addressee.choices)
+    themes = models.ManyToManyField(Theme, blank=True, related_name="recommendations")
+    position = models.PositiveIntegerField(_("position"), default=0, help_text=_("Order within the document."))
+
+    # Denormalised from the latest published assessments (services.recompute_current_status), so lists
+    # and filters never aggregate the history.
+    implementation_status = models.CharField(
+        _("implementation status"),
+        max_length=32,
+        choices=ImplementationStatus.choices,
+        default=ImplementationStatus.NOT_ASSESSED,
+    )
+    state_response = models.CharField(
+        _("State response"), max_length=32, choices=StateResponse.choices, default=StateResponse.NO_RESPONSE
+    )
+    state_claim = models.ForeignKey(
+        "Assessment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("State's latest claim"),
+    )
+    status_updated_at = models.DateTimeField(_("status updated"), null=True, blank=True)
+
+    history = HistoricalRecords(excluded_fields=["state_claim", "status_updated_at"])
+    objects = RecommendationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["document", "position", "code"]
+        verbose_name = _("recommendation")
+        verbose_name_plural = _("recommendations")
+        constraints = [
+            models.CheckConstraint(condition=_in("addressee", Addressee), name="cases_recommendation_addressee_valid"),
+            models.CheckConstraint(
+                condition=_in("implementation_status", ImplementationStatus),
+                name="cases_recommendation_implementation_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=_in("state_response", StateResponse), name="cases_recommendation_state_response_valid"
+            ),
+            models.UniqueConstraint(fields=["document", "paragraph"], name="cases_recommendation_unique_paragraph"),
+        ]
+        indexes = [
+            # The list's default order within a document, and the document filter.
+            models.Index(fields=["document", "position", "code"], name="cases_rec_document_order"),
+            # Status filters on the list and the dashboard's counts.
+            models.Index(fields=["implementation_status", "code"], name="cases_rec_impl_status"),
+            models.Index(fields=["state_response", "code"], name="cases_rec_state_response"),
+            models.Index(fields=["addressee", "code"], name="cases_rec_addressee"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("cases:recommendation", args=[self.code])
+
+
+# --- Evidence ------------------------------------------------------------------------------------------
+
+
+class Evidence(TimeStamped):
+    url = models.URLField(_("URL"), max_length=2000, unique=True)
+    title = models.CharField(_("title"), max_length=500)
+    publisher = models.CharField(_("publisher"), max_length=200, blank=True)
+    published_on = models.DateField(_("publication date"), null=True, blank=True)
+    kind = models.CharField(_("kind"), max_length=32, choices=EvidenceKind.choices, default=EvidenceKind.NEWS)
+    excerpt = models.TextField(_("excerpt"), max_length=2000, blank=True, help_text=_("A short quotation."))
+    language = models.CharField(_("language"), max_length=35, default="en", help_text=_("BCP 47 tag, e.g. en, zh, ug."))
+    archive_url = models.URLField(_("archive URL"), max_length=2000, blank=True)
+    confidentiality = models.CharField(
+        _("confidentiality"),
+        max_length=16,
+        choices=Confidentiality.choices,
+        default=Confidentiality.INTERNAL,
+        help_text=_("Public: everyone. Partners: signed-in users and partner keys. Internal: your organisation."),
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="evidence", verbose_name=_("held by")
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recommendations = models.ManyToManyField(Recommendation, blank=True, related_name="evidence")
+
+    history = HistoricalRecords(m2m_fields=[recommendations])
+
+    class Meta:
+        ordering = ["-published_on", "title"]
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(url__startswith="http://") | Q(url__startswith="https://"),
+                name="cases_evidence_url_http",
+            ),
+            models.CheckConstraint(
+                condition=Q(archive_url="")
+                | Q(archive_url__startswith="http://")
+                | Q(archive_url__startswith="https://"),
+                name="cases_evidence_archive_url_http",
+            ),
+            models.CheckConstraint(condition=_in("kind", EvidenceKind), name="cases_evidence_kind_valid"),
+            models.CheckConstraint(
+                condition=_in("confidentiality", Confidentiality), name="cases_evidence_confidentiality_valid"
+            ),
+        ]
+        indexes = [
+            # Visibility: every evidence query filters on confidentiality, and members see their own internal.
+            models.Index(fields=["confidentiality", "organisation"], name="cases_evidence_visibility"),
+            # The evidence list's default order.
+            models.Index(fields=["-published_on", "title"], name="cases_evidence_order"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+# --- Assessments ---------------------------------------------------------------------------------------
+
+
+class PublishedAssessmentImmutable(Exception):
+    """A published assessment is part of the public record: correct it with a new assessment instead."""
+
+
+class AssessmentQuerySet(models.QuerySet):
+    def published(self) -> AssessmentQuerySet:
+        return self.filter(review_state=ReviewState.PUBLISHED)
+
+    def for_timeline(self) -> AssessmentQuerySet:
+        """Newest first, with author, reviewer and the corrected assessment joined in one query."""
+        return self.select_related("author", "reviewer", "corrects", "recommendation").order_by(
+            "-assessed_on", "-published_at", "-id"
+        )
+
+    def update(self, **kwargs):
+        if self.filter(review_state=ReviewState.PUBLISHED).exists():
+            raise PublishedAssessmentImmutable("Published assessments cannot be changed.")
+        return super().update(**kwargs)
+
+    def delete(self):
+        if self.filter(review_state=ReviewState.PUBLISHED).exists():
+            raise PublishedAssessmentImmutable("Published assessments cannot be deleted.")
+        return super().delete()
+
+
+class Assessment(TimeStamped):
+    recommendation = models.ForeignKey(Recommendation, on_delete=models.PROTECT, related_name="assessments")
+    implementation_status = models.CharField(
+        _("implementation status"), max_length=32, choices=ImplementationStatus.choices
+    )
+    state_response = models.CharField(
+        _("State response"), max_length=32, choices=StateResponse.choices, default=StateResponse.NO_RESPONSE
+    )
+    basis = models.CharField(_("basis"), max_length=32, choices=Basis.choices)
+    assessed_on = models.DateField(_("assessed on"), help_text=_("The date this assessment speaks for."))
+    rationale = models.TextField(_("rationale"), max_length=5000)
+    evidence = models.ManyToManyField(Evidence, related_name="assessments")
+    corrects = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrections",
+        verbose_name=_("corrects"),
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assessments")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="assessments")
+    review_state = models.CharField(
+        _("review state"), max_length=16, choices=ReviewState.choices, default=ReviewState.SUBMITTED
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="reviews"
+    )
+    review_comment = models.TextField(_("review comment"), max_length=2000, blank=True)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+
+    objects = AssessmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-assessed_on", "-published_at", "-id"]
+        verbose_name = _("assessment")
+        verbose_name_plural = _("assessments")
+        constraints = [
+            models.CheckConstraint(
+                condition=_in("implementation_status", ImplementationStatus),
+                name="cases_assessment_implementation_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=_in("state_response", StateResponse), name="cases_assessment_state_response_valid"
+            ),
+            models.CheckConstraint(condition=_in("basis", Basis), name="cases_assessment_basis_valid"),
+            models.CheckConstraint(
+                condition=_in("review_state", ReviewState), name="cases_assessment_review_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewer__isnull=True) | ~Q(reviewer=F("author")),
+                name="cases_assessment_reviewer_not_author",
+            ),
+            models.CheckConstraint(
+                condition=~Q(review_state=ReviewState.PUBLISHED)
+                | Q(reviewer__isnull=False, published_at__isnull=False),
+                name="cases_assessment_published_has_reviewer",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_state=ReviewState.PUBLISHED) | Q(published_at__isnull=True),
+                name="cases_assessment_only_published_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(corrects__isnull=True) | ~Q(corrects=F("id")),
+                name="cases_assessment_not_self_correction",
+            ),
+        ]
+        indexes = [
+            # The timeline and the current-status recomputation: published rows of one recommendation,
+            # newest first.
+            models.Index(
+                fields=["recommendation", "review_state", "-assessed_on", "-published_at"],
+                name="cases_assessment_timeline",
+            ),
+            # The review queue: submitted, oldest first.
+            models.Index(fields=["review_state", "created_at"], name="cases_assessment_queue"),
+            # The dashboard's "your own submitted and returned".
+            models.Index(fields=["author", "review_state"], name="cases_assessment_author"),
+            # The dashboard's latest published.
+            models.Index(fields=["review_state", "-published_at"], name="cases_assessment_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recommendation_id and self.recommendation.code} · {self.assessed_on} · {self.get_basis_display()}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.review_state == ReviewState.PUBLISHED
+
+    def save(self, *args, **kwargs):
+        # The public record is append-only: a row that is published in the database never changes.
+        if self.pk and Assessment.objects.filter(pk=self.pk, review_state=ReviewState.PUBLISHED).exists():
+            raise PublishedAssessmentImmutable("Published assessments cannot be changed; submit a correction.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.pk and Assessment.objects.filter(pk=self.pk, review_state=ReviewState.PUBLISHED).exists():
+            raise PublishedAssessmentImmutable("Published assessments cannot be deleted; submit a correction.")
+        return super().delete(*args, **kwargs)
+
+
+class AssessmentTransition(models.Model):
+    """One row per review transition: who moved which assessment from what to what, and why."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="transitions")
+    from_state = models.CharField(_("from"), max_length=16, choices=ReviewState.choices, blank=True)
+    to_state = models.CharField(_("to"), max_length=16, choices=ReviewState.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    comment = models.TextField(_("comment"), max_length=2000, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("review transition")
+        verbose_name_plural = _("review transitions")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(from_state="") | _in("from_state", ReviewState),
+                name="cases_transition_from_state_valid",
+            ),
+            models.CheckConstraint(condition=_in("to_state", ReviewState), name="cases_transition_to_state_valid"),
+        ]
+        indexes = [models.Index(fields=["assessment", "created_at"], name="cases_transition_by_assessment")]
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '∅'} → {self.to_state} by {self.actor}"
+
+
+# --- Partner API keys ----------------------------------------------------------------------------------
+
+
+class KeyClearance(models.TextChoices):
+    """What a key may see. `internal` evidence never leaves through a key, so it is not a clearance."""
+
+    PUBLIC = "public", _("Public")
+    PARTNERS = "partners", _("Partners")
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def usable(self) -> ApiKeyQuerySet:
+        from django.utils import timezone
+
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+        )
+
+
+class ApiKey(TimeStamped):
+    """An organisation's key for the export. The secret is shown once; only its SHA-256 is stored, and the
+    short prefix (also part of the key) finds the row without revealing anything."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    hashed_key = models.CharField(max_length=64, unique=True, editable=False)
+    clearance = models.CharField(
+        _("clearance"), max_length=16, choices=KeyClearance.choices, default=KeyClearance.PUBLIC
+    )
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        constraints = [
+            models.CheckConstraint(condition=_in("clearance", KeyClearance), name="cases_apikey_clearance_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.organisation}, {self.clearance})"
+
+    @property
+    def is_usable(self) -> bool:
+        from django.utils import timezone
+
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())

@@ -1,0 +1,58 @@
+"""Roles are Django groups: `Monitors` record evidence and assessments, `Curators` also review and curate in
+the admin. The groups and their model permissions are (re)created after every `migrate`."""
+
+from __future__ import annotations
+
+from django.db.models.signals import post_migrate
+from django.dispatch import receiver
+
+MONITORS = "Monitors"
+CURATORS = "Curators"
+ROLE_GROUPS = {"monitor": MONITORS, "curator": CURATORS}
+
+_CASES_MODELS = ["document", "recommendation", "theme", "evidence", "assessment", "organisation", "membership"]
+_MONITOR_PERMS = [f"cases.view_{m}" for m in _CASES_MODELS] + ["cases.add_evidence", "cases.add_assessment"]
+_CURATOR_PERMS = (
+    [f"cases.{action}_{m}" for m in _CASES_MODELS for action in ("view", "add", "change", "delete")]
+    + ["cases.view_assessmenttransition", "cases.view_apikey", "cases.add_apikey", "cases.change_apikey"]
+    + ["auth.view_user", "auth.add_user", "auth.change_user", "auth.view_group"]
+)
+ROLE_PERMISSIONS = {MONITORS: _MONITOR_PERMS, CURATORS: _CURATOR_PERMS}
+
+
+def _in_group(user, name: str) -> bool:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    # Cached on the user object: templates and access checks ask several times per request.
+    cache = user.__dict__.setdefault("_role_names", None)
+    if cache is None:
+        cache = set(user.groups.values_list("name", flat=True))
+        user.__dict__["_role_names"] = cache
+    return name in cache
+
+
+def is_curator(user) -> bool:
+    return bool(getattr(user, "is_superuser", False) and user.is_active) or _in_group(user, CURATORS)
+
+
+def is_monitor(user) -> bool:
+    """Monitors and curators may both record evidence and assessments."""
+    return is_curator(user) or _in_group(user, MONITORS)
+
+
+def ensure_groups() -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    for group_name, perms in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=group_name)
+        wanted = []
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            wanted.extend(Permission.objects.filter(content_type__app_label=app_label, codename=codename))
+        group.permissions.set(wanted)
+
+
+@receiver(post_migrate)
+def _create_groups(sender, **kwargs) -> None:
+    if sender.name == "cases":
+        ensure_groups()

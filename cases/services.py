@@ -1,0 +1,379 @@
+"""Every write that touches more than one row: the review workflow, evidence, organisations.
+
+Views, the admin, fixtures, commands and tests change state through these functions, so the transition
+table, the four-eyes rule, the history rows and the denormalised current status hold everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from .models import (
+    ApiKey,
+    Assessment,
+    AssessmentTransition,
+    Basis,
+    Evidence,
+    ImplementationStatus,
+    KeyClearance,
+    Membership,
+    Organisation,
+    Recommendation,
+    ReviewState,
+    StateResponse,
+)
+from .roles import is_curator
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+security_log = logging.getLogger("security")
+
+
+class TransitionError(ValidationError):
+    """A review transition the workflow does not allow, or one this user may not make."""
+
+
+# The review pipeline: (from, to) → the action's name. Anything else is refused.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("", ReviewState.SUBMITTED): "submit",
+    (ReviewState.SUBMITTED, ReviewState.PUBLISHED): "publish",
+    (ReviewState.SUBMITTED, ReviewState.RETURNED): "return",
+    (ReviewState.RETURNED, ReviewState.SUBMITTED): "resubmit",
+}
+
+
+def _check_transition(from_state: str, to_state: str) -> None:
+    if (from_state, to_state) not in TRANSITIONS:
+        raise TransitionError(
+            _("An assessment cannot go from “%(from)s” to “%(to)s”.")
+            % {"from": from_state or _("new"), "to": to_state},
+            code="invalid_transition",
+        )
+
+
+def _record(assessment: Assessment, from_state: str, to_state: str, actor: User, comment: str = "") -> None:
+    AssessmentTransition.objects.create(
+        assessment=assessment, from_state=from_state, to_state=to_state, actor=actor, comment=comment
+    )
+
+
+def organisation_of(user: User) -> Organisation:
+    """The user's organisation; users without a membership join the default organisation."""
+    try:
+        return user.membership.organisation
+    except Membership.DoesNotExist:
+        return set_membership(user, default_organisation())
+
+
+def default_organisation() -> Organisation:
+    name = settings.TRACKER_DEFAULT_ORGANISATION
+    organisation, _created = Organisation.objects.get_or_create(
+        slug=slugify(name) or "default", defaults={"name": name}
+    )
+    return organisation
+
+
+def get_or_create_organisation(name: str) -> Organisation:
+    organisation, _created = Organisation.objects.get_or_create(
+        name=name, defaults={"slug": _unique_slug(name)}
+    )
+    return organisation
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:180] or "organisation"
+    slug, n = base, 1
+    while Organisation.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def set_membership(user: User, organisation: Organisation) -> Organisation:
+    membership, _created = Membership.objects.update_or_create(user=user, defaults={"organisation": organisation})
+    user.membership = membership
+    return organisation
+
+
+# --- Assessments ---------------------------------------------------------------------------------------
+
+
+def _validate_assessment(
+    recommendation: Recommendation,
+    *,
+    assessed_on: datetime.date,
+    evidence: Iterable[Evidence],
+    corrects: Assessment | None,
+) -> list[Evidence]:
+    evidence = list(evidence)
+    errors: dict[str, list[str]] = {}
+    if not evidence:
+        errors["evidence"] = [_("An assessment rests on at least one piece of evidence.")]
+    if assessed_on > timezone.now().date():
+        errors["assessed_on"] = [_("The date an assessment speaks for cannot be in the future.")]
+    if corrects is not None and (
+        corrects.recommendation_id != recommendation.pk or corrects.review_state != ReviewState.PUBLISHED
+    ):
+        errors["corrects"] = [_("Only a published assessment of the same recommendation can be corrected.")]
+    if errors:
+        raise ValidationError(errors)
+    return evidence
+
+
+@transaction.atomic
+def submit_assessment(
+    recommendation: Recommendation,
+    *,
+    author: User,
+    implementation_status: str,
+    state_response: str,
+    basis: str,
+    assessed_on: datetime.date,
+    rationale: str,
+    evidence: Iterable[Evidence],
+    corrects: Assessment | None = None,
+) -> Assessment:
+    """Record a new assessment, submitted for review. It changes nothing public until a curator publishes it."""
+    _check_transition("", ReviewState.SUBMITTED)
+    evidence = _validate_assessment(recommendation, assessed_on=assessed_on, evidence=evidence, corrects=corrects)
+    assessment = Assessment(
+        recommendation=recommendation,
+        implementation_status=implementation_status,
+        state_response=state_response,
+        basis=basis,
+        assessed_on=assessed_on,
+        rationale=rationale,
+        corrects=corrects,
+        author=author,
+        organisation=organisation_of(author),
+        review_state=ReviewState.SUBMITTED,
+    )
+    assessment.full_clean(exclude=["evidence"])
+    assessment.save()
+    assessment.evidence.set(evidence)
+    # Cited evidence supports the recommendation too, so it shows on the recommendation's page.
+    recommendation.evidence.add(*evidence)
+    _record(assessment, "", ReviewState.SUBMITTED, author)
+    security_log.info("assessment.submit id=%s recommendation=%s user=%s", assessment.pk, recommendation.code, author.pk)
+    return assessment
+
+
+def _lock(assessment: Assessment) -> Assessment:
+    """Re-read the assessment and its recommendation under a row lock (PostgreSQL; SQLite's IMMEDIATE
+    transactions already serialise writers), so two reviewers cannot both act on the same state."""
+    Recommendation.objects.select_for_update().only("pk").get(pk=assessment.recommendation_id)
+    return Assessment.objects.select_for_update().select_related("recommendation").get(pk=assessment.pk)
+
+
+@transaction.atomic
+def publish_assessment(assessment: Assessment, *, reviewer: User) -> Assessment:
+    """Publish a submitted assessment. Only a curator other than its author may; the recommendation's current
+    status is recomputed in the same transaction."""
+    current = _lock(assessment)
+    _check_transition(current.review_state, ReviewState.PUBLISHED)
+    _check_reviewer(current, reviewer)
+    now = timezone.now()
+    current.review_state = ReviewState.PUBLISHED
+    current.reviewer = reviewer
+    current.published_at = now
+    current.save(update_fields=["review_state", "reviewer", "published_at", "updated_at"])
+    _record(current, ReviewState.SUBMITTED, ReviewState.PUBLISHED, reviewer)
+    recompute_current_status(current.recommendation, now=now)
+    security_log.info("assessment.publish id=%s user=%s", current.pk, reviewer.pk)
+    _refresh(assessment, current)
+    return current
+
+
+@transaction.atomic
+def return_assessment(assessment: Assessment, *, reviewer: User, comment: str) -> Assessment:
+    """Send a submitted assessment back to its author with a comment saying what to change."""
+    comment = (comment or "").strip()
+    if not comment:
+        raise ValidationError({"comment": [_("Say what the author should change.")]})
+    current = _lock(assessment)
+    _check_transition(current.review_state, ReviewState.RETURNED)
+    _check_reviewer(current, reviewer)
+    current.review_state = ReviewState.RETURNED
+    current.reviewer = reviewer
+    current.review_comment = comment
+    current.save(update_fields=["review_state", "reviewer", "review_comment", "updated_at"])
+    _record(current, ReviewState.SUBMITTED, ReviewState.RETURNED, reviewer, comment)
+    security_log.info("assessment.return id=%s user=%s", current.pk, reviewer.pk)
+    _refresh(assessment, current)
+    return current
+
+
+@transaction.atomic
+def resubmit_assessment(assessment: Assessment, *, author: User, **changes) -> Assessment:
+    """The author sends a returned assessment back for review, optionally with its fields changed."""
+    current = _lock(assessment)
+    _check_transition(current.review_state, ReviewState.SUBMITTED)
+    if current.author_id != author.pk:
+        raise PermissionDenied(_("Only the author can resubmit an assessment."))
+    evidence = changes.pop("evidence", None)
+    allowed = {"implementation_status", "state_response", "basis", "assessed_on", "rationale", "corrects"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise TypeError(f"unexpected fields: {sorted(unknown)}")
+    for field, value in changes.items():
+        setattr(current, field, value)
+    evidence = _validate_assessment(
+        current.recommendation,
+        assessed_on=current.assessed_on,
+        evidence=current.evidence.all() if evidence is None else evidence,
+        corrects=current.corrects,
+    )
+    current.review_state = ReviewState.SUBMITTED
+    current.reviewer = None
+    current.full_clean(exclude=["evidence"])
+    current.save()
+    current.evidence.set(evidence)
+    current.recommendation.evidence.add(*evidence)
+    _record(current, ReviewState.RETURNED, ReviewState.SUBMITTED, author)
+    _refresh(assessment, current)
+    return current
+
+
+def _check_reviewer(assessment: Assessment, reviewer: User) -> None:
+    if not is_curator(reviewer):
+        raise PermissionDenied(_("Only curators review assessments."))
+    if assessment.author_id == reviewer.pk:
+        raise TransitionError(_("Four eyes: a curator cannot review their own assessment."), code="four_eyes")
+
+
+def _refresh(stale: Assessment, fresh: Assessment) -> None:
+    """Let the caller's instance reflect the new state without another query."""
+    if stale is not fresh:
+        stale.__dict__.update({k: v for k, v in fresh.__dict__.items() if k != "_state"})
+
+
+def _latest(queryset):
+    return queryset.order_by("-assessed_on", "-published_at", "-id").first()
+
+
+def recompute_current_status(recommendation: Recommendation, *, now: datetime.datetime | None = None) -> None:
+    """Derive the recommendation's three status facts from its published assessments.
+
+    Implementation status: the latest published independent or UN assessment. State response: the latest
+    published value other than "no response". State claim: the latest published State claim. Assessments
+    superseded by a published correction no longer count.
+    """
+    published = Assessment.objects.filter(recommendation=recommendation, review_state=ReviewState.PUBLISHED)
+    current = published.exclude(corrections__review_state=ReviewState.PUBLISHED)
+    finding = _latest(current.filter(basis__in=[Basis.INDEPENDENT, Basis.UN_FINDING]))
+    response = _latest(current.exclude(state_response=StateResponse.NO_RESPONSE))
+    claim = _latest(current.filter(basis=Basis.STATE_CLAIM))
+    recommendation.implementation_status = (
+        finding.implementation_status if finding else ImplementationStatus.NOT_ASSESSED
+    )
+    recommendation.state_response = response.state_response if response else StateResponse.NO_RESPONSE
+    recommendation.state_claim = claim
+    recommendation.status_updated_at = now or timezone.now()
+    recommendation.save(
+        update_fields=["implementation_status", "state_response", "state_claim", "status_updated_at", "updated_at"]
+    )
+
+
+# --- Evidence ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_evidence(*, added_by: User, recommendations: Iterable[Recommendation] = (), **fields) -> Evidence:
+    """Add a source, held by the user's organisation, linked to the recommendations it supports."""
+    evidence = Evidence(added_by=added_by, organisation=organisation_of(added_by), **fields)
+    evidence.full_clean()
+    evidence.save()
+    recommendations = list(recommendations)
+    if recommendations:
+        evidence.recommendations.add(*recommendations)
+        # Linking evidence counts as a change of the recommendation for incremental sync.
+        Recommendation.objects.filter(pk__in=[r.pk for r in recommendations]).update(updated_at=timezone.now())
+    security_log.info(
+        "evidence.add id=%s confidentiality=%s user=%s", evidence.pk, evidence.confidentiality, added_by.pk
+    )
+    return evidence
+
+
+# --- Partner API keys ----------------------------------------------------------------------------------
+
+KEY_PREFIX_LENGTH = 8
+
+
+def hash_key(secret: str) -> str:
+    # The secret has 256 bits of entropy, so a fast hash is as strong as a slow one and keeps every API
+    # request cheap; only the hash is stored.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def issue_api_key(
+    organisation: Organisation,
+    *,
+    clearance: str = KeyClearance.PUBLIC,
+    name: str = "",
+    expires_days: int | None = None,
+    created_by: User | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret, which is shown once and never stored."""
+    if clearance not in KeyClearance.values:
+        raise ValidationError({"clearance": [_("A key's clearance is public or partners.")]})
+    if expires_days is not None and expires_days <= 0:
+        raise ValidationError({"expires_days": [_("Expiry must be a positive number of days.")]})
+    while True:
+        prefix = secrets.token_hex(KEY_PREFIX_LENGTH // 2)
+        if not ApiKey.objects.filter(prefix=prefix).exists():
+            break
+    secret = f"{prefix}.{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(
+        organisation=organisation,
+        name=name,
+        prefix=prefix,
+        hashed_key=hash_key(secret),
+        clearance=clearance,
+        expires_at=timezone.now() + datetime.timedelta(days=expires_days) if expires_days else None,
+        created_by=created_by,
+    )
+    security_log.info(
+        "apikey.create prefix=%s organisation=%s clearance=%s user=%s",
+        prefix, organisation.pk, clearance, getattr(created_by, "pk", None),
+    )
+    return key, secret
+
+
+def revoke_api_key(key: ApiKey, *, by: User | None = None) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at", "updated_at"])
+        security_log.info("apikey.revoke prefix=%s user=%s", key.prefix, getattr(by, "pk", None))
+    return key
+
+
+def authenticate_api_key(secret: str) -> ApiKey | None:
+    """The usable key this secret belongs to, or None. The prefix finds the row; the hash comparison is
+    constant-time so response timing says nothing about how much of a guess was right."""
+    prefix, dot, _rest = secret.partition(".")
+    if not dot or len(prefix) != KEY_PREFIX_LENGTH or len(secret) > 200:
+        return None
+    key = ApiKey.objects.select_related("organisation").filter(prefix=prefix).first()
+    if key is None or not hmac.compare_digest(key.hashed_key, hash_key(secret)) or not key.is_usable:
+        return None
+    now = timezone.now()
+    # Written at most once a minute per key, so a busy sync does not turn every read into a write.
+    if key.last_used_at is None or now - key.last_used_at > datetime.timedelta(minutes=1):
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

@@ -1,0 +1,122 @@
+"""Test personas and small builders. Everything goes through the services, as production code does.
+
+Personas: Alice (monitor), Carol (curator), Dave (a second curator), Mallory (a monitor of another
+organisation), keys of each clearance for Partner NGO, and anonymous visitors (no object needed).
+"""
+
+from __future__ import annotations
+
+import datetime
+from types import SimpleNamespace
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from cases import services
+from cases.models import (
+    Addressee,
+    Basis,
+    Confidentiality,
+    Document,
+    Evidence,
+    EvidenceKind,
+    ImplementationStatus,
+    IssuingBody,
+    Recommendation,
+    StateResponse,
+    Theme,
+)
+from cases.roles import CURATORS, MONITORS, ensure_groups
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(username: str, *, role: str | None, organisation=None, **extra):
+    ensure_groups()
+    user = get_user_model().objects.create_user(
+        username=username, email=f"{username}@example.org", password=PASSWORD, **extra
+    )
+    if role == "curator":
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    if role:
+        user.groups.add(Group.objects.get(name=CURATORS if role == "curator" else MONITORS))
+    services.set_membership(user, organisation or services.default_organisation())
+    return user
+
+
+def make_document(slug: str = "xj22", **fields) -> Document:
+    defaults = dict(
+        title="OHCHR Assessment of human rights concerns in the Xinjiang Uyghur Autonomous Region",
+        short_name="OHCHR Xinjiang 2022",
+        issuing_body=IssuingBody.OHCHR,
+        published_on=datetime.date(2022, 8, 31),
+        url="https://www.ohchr.org/en/documents/country-reports/example",
+    )
+    defaults.update(fields)
+    return Document.objects.create(slug=slug, **defaults)
+
+
+def make_recommendation(document: Document, code: str, paragraph: str, text: str = "", **fields) -> Recommendation:
+    defaults = dict(addressee=Addressee.STATE, text=text or f"Recommendation {paragraph}.")
+    defaults.update(fields)
+    return Recommendation.objects.create(document=document, code=code, paragraph=paragraph, **defaults)
+
+
+def make_evidence(user, url: str, confidentiality: str = Confidentiality.PUBLIC, recommendations=(), **fields):
+    defaults = dict(
+        title=f"Source at {url}",
+        publisher="Example News",
+        published_on=datetime.date(2022, 9, 1),
+        kind=EvidenceKind.NEWS,
+        excerpt="A short quotation.",
+    )
+    defaults.update(fields)
+    return services.add_evidence(
+        added_by=user, url=url, confidentiality=confidentiality, recommendations=recommendations, **defaults
+    )
+
+
+def submit(recommendation, author, evidence, **fields):
+    defaults = dict(
+        implementation_status=ImplementationStatus.NOT_IMPLEMENTED,
+        state_response=StateResponse.NO_RESPONSE,
+        basis=Basis.INDEPENDENT,
+        assessed_on=datetime.date(2024, 8, 27),
+        rationale="Detention facilities remain in operation.",
+    )
+    defaults.update(fields)
+    return services.submit_assessment(recommendation, author=author, evidence=evidence, **defaults)
+
+
+def make_personas() -> SimpleNamespace:
+    org = services.default_organisation()
+    other_org = services.get_or_create_organisation("Other NGO")
+    partner_org = services.get_or_create_organisation("Partner NGO")
+    alice = make_user("alice", role="monitor", organisation=org)
+    carol = make_user("carol", role="curator", organisation=org)
+    dave = make_user("dave", role="curator", organisation=org)
+    mallory = make_user("mallory", role="monitor", organisation=other_org)
+    document = make_document()
+    theme = Theme.objects.create(name="Arbitrary detention", slug="arbitrary-detention")
+    rec = make_recommendation(
+        document,
+        "XJ22-151-i",
+        "151(i)",
+        "Takes prompt steps to release all individuals arbitrarily deprived of their liberty in XUAR.",
+    )
+    rec.themes.add(theme)
+    rec2 = make_recommendation(
+        document, "XJ22-152-i", "152(i)", "Takes all possible measures.", addressee=Addressee.BUSINESS
+    )
+    public_ev = make_evidence(alice, "https://news.example.org/public", Confidentiality.PUBLIC, [rec])
+    partners_ev = make_evidence(alice, "https://news.example.org/partners", Confidentiality.PARTNERS, [rec])
+    internal_ev = make_evidence(
+        alice, "https://news.example.org/internal", Confidentiality.INTERNAL, [rec], title="Witness statement 7"
+    )
+    mallory_internal = make_evidence(
+        mallory, "https://news.example.org/mallory-internal", Confidentiality.INTERNAL, [rec], title="Mallory's note"
+    )
+    public_key, public_secret = services.issue_api_key(partner_org, clearance="public", name="public key")
+    partners_key, partners_secret = services.issue_api_key(partner_org, clearance="partners", name="partners key")
+    return SimpleNamespace(**locals())
