@@ -1,11 +1,21 @@
 from django.urls import path
 
-from . import views
+from . import views, workflow_views
 
 app_name = "cases"
 
 urlpatterns = [
+    # Reading (views.py)
     path("", views.dashboard, name="dashboard"),
     path("recommendations/", views.recommendation_list, name="recommendation-list"),
     path("recommendations/<slug:code>/", views.recommendation_detail, name="recommendation"),
+    path("evidence/", views.evidence_list, name="evidence-list"),
+    path("evidence/<int:pk>/", views.evidence_detail, name="evidence"),
+    # Writing and review (workflow_views.py)
+    path("recommendations/<slug:code>/assess/", workflow_views.assess, name="assess"),
+    path("evidence/new/", workflow_views.evidence_new, name="evidence-new"),
+    path("review/", workflow_views.review_queue, name="review-queue"),
+    path("review/<int:pk>/publish/", workflow_views.review_publish, name="review-publish"),
+    path("review/<int:pk>/return/", workflow_views.review_return, name="review-return"),
+    path("assessments/<int:pk>/resubmit/", workflow_views.assessment_resubmit, name="assessment-resubmit"),
 ]

@@ -1,4 +1,4 @@
-"""Placeholder views; the monitor web app (issue 3) replaces them."""
+"""Reading pages: dashboard, recommendations, evidence. (Placeholders until the web-app work lands.)"""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -17,3 +17,13 @@ def recommendation_list(request):
 @login_required
 def recommendation_detail(request, code):
     return HttpResponse(code)
+
+
+@login_required
+def evidence_list(request):
+    return HttpResponse("Evidence")
+
+
+@login_required
+def evidence_detail(request, pk):
+    return HttpResponse(str(pk))
