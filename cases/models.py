@@ -199,7 +199,7 @@ class Recommendation(TimeStamped):
     )
     status_updated_at = models.DateTimeField(_("status updated"), null=True, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["state_claim", "status_updated_at"])
+    history = HistoricalRecords()
     objects = RecommendationQuerySet.as_manager()
 
     class Meta:
