@@ -1,0 +1,92 @@
+"""Management commands of the contract: adduser and bootstrap_admin; and /healthz."""
+
+import io
+from unittest import mock
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError
+
+from cases.models import Organisation
+from cases.roles import is_curator, is_monitor
+
+pytestmark = pytest.mark.django_db
+GOOD = "a long enough passphrase 42"
+
+
+def _adduser(*args, stdin: str = f"{GOOD}\n{GOOD}\n"):
+    out = io.StringIO()
+    with mock.patch("sys.stdin", io.StringIO(stdin)):
+        call_command("adduser", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_adduser_monitor_reads_password_from_stdin():
+    out = _adduser("amina", "--role", "monitor", "--email", "amina@example.org")
+    user = get_user_model().objects.get(username="amina")
+    assert "Created monitor 'amina'" in out
+    assert user.check_password(GOOD)
+    assert user.email == "amina@example.org"
+    assert is_monitor(user) and not is_curator(user)
+    assert not user.is_staff
+    assert user.membership.organisation.name == "Default organisation"
+
+
+def test_adduser_curator_in_named_organisation_gets_admin_access():
+    _adduser("carol", "--role", "curator", "--organisation", "Uyghur Human Rights Project", stdin=GOOD + "\n")
+    user = get_user_model().objects.get(username="carol")
+    assert user.is_staff and not user.is_superuser
+    assert is_curator(user)
+    assert user.membership.organisation == Organisation.objects.get(name="Uyghur Human Rights Project")
+    assert user.has_perm("cases.change_recommendation")
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("", "No password"),
+        ("short\nshort\n", "Password refused"),
+        (f"{GOOD}\nsomething else\n", "do not match"),
+        ("password123456\n", "Password refused"),
+    ],
+)
+def test_adduser_refuses_bad_passwords_and_creates_nothing(stdin, message):
+    with pytest.raises(CommandError, match=message):
+        _adduser("amina", "--role", "monitor", stdin=stdin)
+    assert not get_user_model().objects.filter(username="amina").exists()
+
+
+def test_adduser_refuses_duplicates_and_unknown_roles():
+    _adduser("amina", "--role", "monitor")
+    with pytest.raises(CommandError, match="already exists"):
+        _adduser("Amina", "--role", "curator")
+    with pytest.raises(CommandError):
+        _adduser("bob", "--role", "dictator")
+
+
+def test_bootstrap_admin_creates_one_superuser_once():
+    out = io.StringIO()
+    call_command("bootstrap_admin", stdout=out)
+    assert "password:" in out.getvalue()
+    password = out.getvalue().split("password: ")[1].split()[0]
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password(password)
+    again = io.StringIO()
+    call_command("bootstrap_admin", stdout=again)
+    assert "password" not in again.getvalue()
+    assert get_user_model().objects.filter(is_superuser=True).count() == 1
+
+
+def test_healthz_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.content == b"ok"
+    assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
+
+
+def test_healthz_503_when_database_fails(client):
+    with mock.patch("cases.health.connection.cursor", side_effect=DatabaseError("down")):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert b"ok" not in response.content
