@@ -6,6 +6,7 @@ local-development variables itself.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -124,6 +125,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
             "PRAGMA busy_timeout=30000;"
         ),
+    }
+    # Tests use a file, not shared-cache memory, so threads and the browser tests' live server see real
+    # SQLite locking (WAL, busy timeout) as production does. One file per test process.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"tracker-test-{os.getpid()}.sqlite3")
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
