@@ -1,0 +1,80 @@
+"""Production configuration fails closed, and every response carries the security headers."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STRONG = "k" + "x9Lq2vB7mZ4rT8wY1nC6pD3sF5gH0jK" * 2
+
+
+def start(env: dict) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    clean.update(env)
+    clean["DJANGO_SETTINGS_MODULE"] = "tracker.settings"
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "SECRET_KEY must be set"),
+        ({"SECRET_KEY": "short", "ALLOWED_HOSTS": "example.org"}, "at least 50"),
+        ({"SECRET_KEY": "a" * 60, "ALLOWED_HOSTS": "example.org"}, "at least 50"),
+        ({"SECRET_KEY": STRONG}, "ALLOWED_HOSTS must be set"),
+        ({"SECRET_KEY": STRONG, "ALLOWED_HOSTS": "*"}, "'*' is refused"),
+    ],
+)
+def test_refuses_to_start_without_production_settings(env, message):
+    result = start(env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_starts_with_production_settings_and_debug_off():
+    result = start({"SECRET_KEY": STRONG, "ALLOWED_HOSTS": "tracker.example.org"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_production_defaults_are_hardened():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS > 0, "
+        "s.SESSION_COOKIE_HTTPONLY, s.SECURE_REFERRER_POLICY, s.SECURE_CROSS_ORIGIN_OPENER_POLICY)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG"}}
+    env.update(SECRET_KEY=STRONG, ALLOWED_HOSTS="tracker.example.org", DJANGO_SETTINGS_MODULE="tracker.settings")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["True", "True", "True", "True", "True", "same-origin", "same-origin"]
+
+
+@pytest.mark.django_db
+def test_security_headers_on_every_response(client):
+    response = client.get("/accounts/login/")
+    csp = response["Content-Security-Policy"]
+    for directive in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+    ):
+        assert directive in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
