@@ -43,13 +43,16 @@ def is_monitor(user) -> bool:
 def ensure_groups() -> None:
     from django.contrib.auth.models import Group, Permission
 
+    names = {perm for perms in ROLE_PERMISSIONS.values() for perm in perms}
+    available = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in Permission.objects.select_related("content_type").filter(
+            codename__in=[name.split(".")[1] for name in names]
+        )
+    }
     for group_name, perms in ROLE_PERMISSIONS.items():
         group, _created = Group.objects.get_or_create(name=group_name)
-        wanted = []
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            wanted.extend(Permission.objects.filter(content_type__app_label=app_label, codename=codename))
-        group.permissions.set(wanted)
+        group.permissions.set([available[p] for p in perms if p in available])
 
 
 @receiver(post_migrate)

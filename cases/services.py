@@ -165,11 +165,19 @@ def submit_assessment(
     assessment.full_clean(exclude=["evidence"])
     assessment.save()
     assessment.evidence.set(evidence)
-    # Cited evidence supports the recommendation too, so it shows on the recommendation's page.
-    recommendation.evidence.add(*evidence)
+    _link_evidence(recommendation, evidence)
     _record(assessment, "", ReviewState.SUBMITTED, author)
     security_log.info("assessment.submit id=%s recommendation=%s user=%s", assessment.pk, recommendation.code, author.pk)
     return assessment
+
+
+def _link_evidence(recommendation: Recommendation, evidence: list[Evidence]) -> None:
+    """Cited evidence supports the recommendation too, so it shows on the recommendation's page. Only missing
+    links are added, so the edit history records real changes only."""
+    linked = set(recommendation.evidence.filter(pk__in=[e.pk for e in evidence]).values_list("pk", flat=True))
+    missing = [e for e in evidence if e.pk not in linked]
+    if missing:
+        recommendation.evidence.add(*missing)
 
 
 def _lock(assessment: Assessment) -> Assessment:
@@ -242,7 +250,7 @@ def resubmit_assessment(assessment: Assessment, *, author: User, **changes) -> A
     current.full_clean(exclude=["evidence"])
     current.save()
     current.evidence.set(evidence)
-    current.recommendation.evidence.add(*evidence)
+    _link_evidence(current.recommendation, evidence)
     _record(current, ReviewState.RETURNED, ReviewState.SUBMITTED, author)
     _refresh(assessment, current)
     return current
