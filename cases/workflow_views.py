@@ -1,37 +1,296 @@
-"""Writing pages: new assessment, new evidence, the review queue. (Placeholders until the web-app work lands.)"""
+"""Writing pages: a new assessment, a new piece of evidence, the curators' review queue, and revising a
+returned assessment.
 
+Every view checks the role on the server (403 for signed-in users without it), fetches objects through
+`access.py` (404 where even existence is confidential) and writes through `services.py`. State changes are
+POST only, CSRF-protected, and answer with a redirect (POST → redirect → GET).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-from django.views.decorators.http import require_POST
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
+from django.db.models import Count, Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import access, services
+from .forms import LANGUAGE_SUGGESTIONS, AssessmentForm, EvidenceForm, ReturnForm
+from .models import Assessment, Evidence, Recommendation, ReviewState
+
+security_log = logging.getLogger("security")
+
+# The queue shows the oldest submissions; a longer backlog is worked through from the top.
+REVIEW_QUEUE_LIMIT = 50
+
+
+def _viewer_with_role(request: HttpRequest, role: str) -> access.Viewer:
+    """The request's viewer, or 403 when the signed-in user lacks the role ("monitor" or "curator")."""
+    viewer = access.viewer_for_user(request.user)
+    if not (viewer.is_curator if role == "curator" else viewer.is_monitor):
+        security_log.info("refused role=%s user=%s path=%s", role, request.user.pk, request.path)
+        raise PermissionDenied
+    return viewer
+
+
+# --- Assessments ---------------------------------------------------------------------------------------
 
 
 @login_required
-def assess(request, code):
-    return HttpResponse("assess")
+@require_http_methods(["GET", "POST"])
+def assess(request: HttpRequest, code: str) -> HttpResponse:
+    viewer = _viewer_with_role(request, "monitor")
+    recommendation = access.get_recommendation(code)
+    if request.method == "POST":
+        form = AssessmentForm(request.POST, recommendation=recommendation, viewer=viewer)
+        if form.is_valid():
+            try:
+                services.submit_assessment(recommendation, author=request.user, **form.service_kwargs())
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Your assessment of %(code)s was submitted for review. It becomes public, and "
+                        "changes the recommendation's status, once a curator publishes it."
+                    )
+                    % {"code": recommendation.code},
+                )
+                return redirect(recommendation)
+    else:
+        # ?evidence=<id> (repeatable) preselects sources, e.g. from an evidence page's "cite" link.
+        initial = AssessmentForm.initial_evidence(recommendation, request.GET.getlist("evidence"))
+        form = AssessmentForm(recommendation=recommendation, viewer=viewer, initial=initial)
+    return _render_assessment_form(request, "cases/workflow/assess.html", form, recommendation)
 
 
 @login_required
-def evidence_new(request):
-    return HttpResponse("new evidence")
+@require_http_methods(["GET", "POST"])
+def assessment_resubmit(request: HttpRequest, pk: int) -> HttpResponse:
+    viewer = _viewer_with_role(request, "monitor")
+    assessment = access.get_own_assessment(viewer, pk)
+    if assessment.review_state != ReviewState.RETURNED:
+        raise Http404
+    recommendation = assessment.recommendation
+    # Cited sources the author can no longer see (a curator changed their confidentiality) drop out of a
+    # resubmission; the page says so rather than losing them silently.
+    cited = list(access.visible_evidence(viewer, assessment.evidence.all()))
+    withheld = assessment.evidence.count() - len(cited)
+    if request.method == "POST":
+        form = AssessmentForm(request.POST, recommendation=recommendation, viewer=viewer)
+        if form.is_valid():
+            try:
+                services.resubmit_assessment(assessment, author=request.user, **form.service_kwargs())
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(
+                    request,
+                    _("Your revised assessment of %(code)s was resubmitted for review.")
+                    % {"code": recommendation.code},
+                )
+                return redirect(recommendation)
+    else:
+        form = AssessmentForm(
+            recommendation=recommendation,
+            viewer=viewer,
+            initial=AssessmentForm.initial_from(assessment, cited),
+        )
+    return _render_assessment_form(
+        request,
+        "cases/workflow/resubmit.html",
+        form,
+        recommendation,
+        {"assessment": assessment, "reviewer": assessment.reviewer, "withheld": withheld},
+        returns_here=False,
+    )
+
+
+def _render_assessment_form(
+    request: HttpRequest,
+    template: str,
+    form: AssessmentForm,
+    recommendation: Recommendation,
+    extra: dict | None = None,
+    *,
+    returns_here: bool = True,
+) -> HttpResponse:
+    query = {"recommendation": recommendation.code}
+    if returns_here:
+        query["then"] = "assess"
+    context = {
+        "recommendation": recommendation,
+        "form": form,
+        "linked_evidence": list(form["evidence"]),
+        "conflicts": form.conflicts,
+        "add_evidence_url": f"{reverse('cases:evidence-new')}?{urlencode(query)}",
+        "returns_here": returns_here,
+        **(extra or {}),
+    }
+    return render(request, template, context)
+
+
+# --- Evidence ------------------------------------------------------------------------------------------
 
 
 @login_required
-def review_queue(request):
-    return HttpResponse("review")
+@require_http_methods(["GET", "POST"])
+def evidence_new(request: HttpRequest) -> HttpResponse:
+    viewer = _viewer_with_role(request, "monitor")
+    # Where the user came from (?recommendation=<code>): preselected, and where they return to. With
+    # ?then=assess they return to that recommendation's assessment form with the new source chosen.
+    origin = Recommendation.objects.filter(code=request.GET.get("recommendation", "")).only("code").first()
+    then_assess = origin is not None and request.GET.get("then") == "assess"
+    if request.method == "POST":
+        form = EvidenceForm(request.POST, viewer=viewer)
+        valid = form.is_valid()
+        if form.duplicate is not None:
+            messages.info(request, _("This source is already recorded."))
+            return redirect("cases:evidence", pk=form.duplicate.pk)
+        if valid:
+            try:
+                evidence = services.add_evidence(added_by=request.user, **form.service_kwargs())
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            except IntegrityError:
+                # Someone recorded the same address between our check and our insert.
+                existing = Evidence.objects.filter(url=form.cleaned_data["url"]).first()
+                if existing is not None and access.can_see_evidence(viewer, existing):
+                    messages.info(request, _("This source is already recorded."))
+                    return redirect("cases:evidence", pk=existing.pk)
+                form.add_error("url", _("This address cannot be recorded. If you need it, ask a curator."))
+            else:
+                messages.success(request, _("Evidence “%(title)s” was recorded.") % {"title": evidence.title})
+                if then_assess:
+                    return redirect(f"{reverse('cases:assess', args=[origin.code])}?evidence={evidence.pk}")
+                if origin is not None:
+                    return redirect(origin)
+                return redirect("cases:evidence", pk=evidence.pk)
+    else:
+        form = EvidenceForm(viewer=viewer, initial={"recommendations": [origin.code] if origin else []})
+    return render(
+        request,
+        "cases/workflow/evidence_form.html",
+        {
+            "form": form,
+            "origin": origin,
+            "then_assess": then_assess,
+            "language_suggestions": LANGUAGE_SUGGESTIONS,
+        },
+    )
+
+
+# --- Review --------------------------------------------------------------------------------------------
+
+
+def _review_queue_for(viewer: access.Viewer):
+    """Submitted assessments of the curator's organisation, oldest first, with everything a row shows.
+
+    Queries: the assessments with recommendation, the State's latest claim, author and corrected
+    assessment joined in (and the evidence count annotated), then one prefetch of the visible evidence.
+    """
+    visible = access.visible_evidence(viewer).order_by("-published_on", "title")
+    return (
+        Assessment.objects.filter(review_state=ReviewState.SUBMITTED, organisation_id=viewer.organisation_id)
+        .select_related("recommendation", "recommendation__state_claim", "author", "corrects")
+        .annotate(evidence_total=Count("evidence", distinct=True))
+        .prefetch_related(Prefetch("evidence", queryset=visible, to_attr="visible_evidence"))
+        .order_by("created_at", "id")
+    )
+
+
+def _render_queue(
+    request: HttpRequest,
+    viewer: access.Viewer,
+    *,
+    failed: tuple[int, ReturnForm] | None = None,
+) -> HttpResponse:
+    items = list(_review_queue_for(viewer)[: REVIEW_QUEUE_LIMIT + 1])
+    more = len(items) > REVIEW_QUEUE_LIMIT
+    items = items[:REVIEW_QUEUE_LIMIT]
+    for item in items:
+        item.is_own = item.author_id == request.user.pk
+        item.withheld = item.evidence_total - len(item.visible_evidence)
+        if failed and failed[0] == item.pk:
+            item.return_form = failed[1]
+        else:
+            item.return_form = ReturnForm(auto_id=f"return-{item.pk}-%s")
+    return render(request, "cases/workflow/review_queue.html", {"items": items, "more": more})
+
+
+@login_required
+@require_GET
+def review_queue(request: HttpRequest) -> HttpResponse:
+    viewer = _viewer_with_role(request, "curator")
+    return _render_queue(request, viewer)
 
 
 @login_required
 @require_POST
-def review_publish(request, pk):
-    return HttpResponse("publish")
+def review_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    viewer = _viewer_with_role(request, "curator")
+    assessment = access.get_assessment_for_review(viewer, pk)
+    try:
+        services.publish_assessment(assessment, reviewer=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _review_error(assessment, exc))
+    else:
+        messages.success(
+            request,
+            _("The assessment of %(code)s was published; the recommendation's status is updated.")
+            % {"code": assessment.recommendation.code},
+        )
+    return redirect("cases:review-queue")
 
 
 @login_required
 @require_POST
-def review_return(request, pk):
-    return HttpResponse("return")
+def review_return(request: HttpRequest, pk: int) -> HttpResponse:
+    viewer = _viewer_with_role(request, "curator")
+    assessment = access.get_assessment_for_review(viewer, pk)
+    form = ReturnForm(request.POST, auto_id=f"return-{assessment.pk}-%s")
+    if not form.is_valid():
+        messages.error(request, _("The assessment was not returned: say what the author should change."))
+        return _render_queue(request, viewer, failed=(assessment.pk, form))
+    try:
+        services.return_assessment(assessment, reviewer=request.user, comment=form.cleaned_data["comment"])
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _review_error(assessment, exc))
+    else:
+        messages.success(
+            request,
+            _("The assessment of %(code)s was returned to its author with your comment.")
+            % {"code": assessment.recommendation.code},
+        )
+    return redirect("cases:review-queue")
 
 
-@login_required
-def assessment_resubmit(request, pk):
-    return HttpResponse("resubmit")
+def _review_error(assessment: Assessment, exc: Exception) -> str:
+    """A reviewer-facing explanation of a refused transition; the state is re-read, since the usual cause
+    is another curator having acted first."""
+    if getattr(exc, "code", None) == "invalid_transition":
+        current = (
+            Assessment.objects.filter(pk=assessment.pk)
+            .select_related("reviewer")
+            .only("review_state", "reviewer__username", "reviewer__first_name", "reviewer__last_name")
+            .first()
+        )
+        name = ""
+        if current is not None and current.reviewer is not None:
+            name = current.reviewer.get_full_name() or current.reviewer.get_username()
+        if current is not None and current.review_state == ReviewState.PUBLISHED:
+            return _("This assessment was already published by %(name)s.") % {"name": name}
+        if current is not None and current.review_state == ReviewState.RETURNED:
+            return _("This assessment was already returned to its author by %(name)s.") % {"name": name}
+        return _("This assessment is no longer waiting for review.")
+    messages_ = getattr(exc, "messages", None) or [str(exc) or _("You may not review this assessment.")]
+    return " ".join(str(m) for m in messages_)
