@@ -1,29 +1,241 @@
-"""Reading pages: dashboard, recommendations, evidence. (Placeholders until the web-app work lands.)"""
+"""Reading pages: the dashboard, the recommendations with their timelines, and the evidence.
 
+Every object comes through access.py, which applies visibility in the queryset, so nothing a viewer may not
+see is ever loaded for them. Each page runs a fixed number of queries whatever the amount of data; the tests
+hold every page to its budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, Count, IntegerField, Prefetch, QuerySet, Value, When
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
+
+from . import access
+from .filters import EvidenceFilter, RecommendationFilter
+from .models import ImplementationStatus, Recommendation, ReviewState, StateResponse
+
+PAGE_SIZE = 50
+LATEST_PUBLISHED = 10
+# The dashboard lists the user's own open work; a person does not have more than this in flight, and the
+# bound keeps the page fast even if they somehow do.
+OWN_OPEN_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Sort:
+    label: str
+    ordering: tuple
+
+
+def _status_rank() -> Case:
+    """Implementation statuses in their declared order (not assessed … regressed), not alphabetically."""
+    return Case(
+        *(
+            When(implementation_status=value, then=Value(rank))
+            for rank, value in enumerate(ImplementationStatus.values)
+        ),
+        default=Value(len(ImplementationStatus.values)),
+        output_field=IntegerField(),
+    )
+
+
+# The `sort` parameter is whitelisted: only these keys reach order_by(). Every ordering ends on a unique
+# column so that pages never overlap or skip rows.
+RECOMMENDATION_SORTS: dict[str, Sort] = {
+    "paragraph": Sort(_("Document order"), ("document", "position", "code")),
+    "code": Sort(_("Code"), ("code",)),
+    "status": Sort(_("Implementation status"), (_status_rank(), "document", "position", "code")),
+    "updated": Sort(_("Recently updated"), ("-updated_at", "code")),
+}
+DEFAULT_RECOMMENDATION_SORT = "paragraph"
+
+
+def _prepare_filter_form(form: forms.Form) -> None:
+    """Friendlier widgets for a FilterSet's form: "Any" instead of dashes, a search box, and errors tied to
+    their fields for screen readers."""
+    for name, field in form.fields.items():
+        if getattr(field, "empty_label", None) is not None:
+            field.empty_label = _("Any")
+            # The widget holds a shallow copy of the class-level choices, still bound to the FilterSet's
+            # field; rebind it to this form's field so the new label shows.
+            field.widget.choices = field.choices
+        if name == "q":
+            field.widget.input_type = "search"
+        if form.is_bound and name in form.errors:
+            field.widget.attrs["aria-describedby"] = f"{form[name].auto_id}-error"
+
+
+def _paginate(request: HttpRequest, queryset: QuerySet) -> Page:
+    # get_page() turns a missing, malformed or out-of-range page number into the nearest real page.
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.elided_range = list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
+    return page
+
+
+def _status_counts(field: str, choices: type) -> list[dict]:
+    """Recommendations per value of a status field, every value listed (zero included), in declared order."""
+    found = dict(
+        Recommendation.objects.order_by().values(field).annotate(n=Count("pk")).values_list(field, "n")
+    )
+    return [
+        {"value": value, "label": label, "count": found.get(value, 0)} for value, label in choices.choices
+    ]
 
 
 @login_required
-def dashboard(request):
-    return HttpResponse("Accountability Tracker")
+@require_safe
+def dashboard(request: HttpRequest) -> HttpResponse:
+    viewer = access.viewer_for_user(request.user)
+    implementation = _status_counts("implementation_status", ImplementationStatus)
+    responses = _status_counts("state_response", StateResponse)
+    latest = list(
+        access.published_assessments()
+        .select_related("recommendation", "author")
+        .order_by("-published_at", "-id")[:LATEST_PUBLISHED]
+    )
+    own = list(
+        access.visible_assessments(viewer)
+        .filter(author=request.user, review_state__in=[ReviewState.SUBMITTED, ReviewState.RETURNED])
+        .select_related("recommendation")
+        .order_by("-updated_at", "-id")[:OWN_OPEN_LIMIT]
+    )
+    waiting_for_review = None
+    if viewer.is_curator:
+        # Four eyes: a curator's own submissions are not theirs to review, so they are not counted here.
+        waiting_for_review = (
+            access.visible_assessments(viewer)
+            .filter(review_state=ReviewState.SUBMITTED, organisation_id=viewer.organisation_id)
+            .exclude(author=request.user)
+            .count()
+        )
+    return render(
+        request,
+        "cases/dashboard.html",
+        {
+            "implementation_counts": implementation,
+            "response_counts": responses,
+            "total": sum(row["count"] for row in implementation),
+            "latest": latest,
+            "returned": [a for a in own if a.review_state == ReviewState.RETURNED],
+            "submitted": [a for a in own if a.review_state == ReviewState.SUBMITTED],
+            "waiting_for_review": waiting_for_review,
+        },
+    )
 
 
 @login_required
-def recommendation_list(request):
-    return HttpResponse("Recommendations")
+@require_safe
+def recommendation_list(request: HttpRequest) -> HttpResponse:
+    filterset = RecommendationFilter(request.GET, queryset=Recommendation.objects.for_list())
+    sort = request.GET.get("sort")
+    if sort not in RECOMMENDATION_SORTS:
+        sort = DEFAULT_RECOMMENDATION_SORT
+    # An invalid filter shows its error and no rows: silently dropping it would present an unfiltered
+    # list as if it were the filtered one.
+    valid = filterset.is_valid()
+    queryset = (
+        filterset.qs.order_by(*RECOMMENDATION_SORTS[sort].ordering)
+        if valid
+        else Recommendation.objects.none()
+    )
+    _prepare_filter_form(filterset.form)
+    page = _paginate(request, queryset)
+    return render(
+        request,
+        "cases/recommendation_list.html",
+        {
+            "filter": filterset,
+            "form": filterset.form,
+            "filters_valid": valid,
+            "filtered": any(request.GET.get(name) for name in filterset.form.fields),
+            "page": page,
+            "sort": sort,
+            "sorts": RECOMMENDATION_SORTS,
+        },
+    )
 
 
 @login_required
-def recommendation_detail(request, code):
-    return HttpResponse(code)
+@require_safe
+def recommendation_detail(request: HttpRequest, code: str) -> HttpResponse:
+    viewer = access.viewer_for_user(request.user)
+    recommendation = access.get_recommendation(code)
+    visible_evidence = access.visible_evidence(viewer).order_by("-published_on", "title")
+    # Queries: the timeline rows with author, reviewer and corrected assessment joined, and a count of the
+    # cited evidence the viewer may not see (its existence is shown, never its content); then the visible
+    # cited evidence of all rows in one prefetch.
+    timeline = list(
+        access.visible_assessments(viewer, recommendation.assessments.all())
+        .for_timeline()
+        .annotate(
+            withheld_count=Count("evidence", filter=~access.evidence_q(viewer, "evidence__"), distinct=True)
+        )
+        .prefetch_related(Prefetch("evidence", queryset=visible_evidence, to_attr="shown_evidence"))
+    )
+    by_pk = {assessment.pk: assessment for assessment in timeline}
+    for assessment in timeline:
+        assessment.corrected_by = []
+    for assessment in timeline:
+        if assessment.corrects_id in by_pk:
+            by_pk[assessment.corrects_id].corrected_by.append(assessment)
+    return render(
+        request,
+        "cases/recommendation_detail.html",
+        {
+            "recommendation": recommendation,
+            "themes": list(recommendation.themes.all()),
+            "timeline": timeline,
+            "evidence_list": list(visible_evidence.filter(recommendations=recommendation)),
+            "state_claim": recommendation.state_claim,
+        },
+    )
 
 
 @login_required
-def evidence_list(request):
-    return HttpResponse("Evidence")
+@require_safe
+def evidence_list(request: HttpRequest) -> HttpResponse:
+    viewer = access.viewer_for_user(request.user)
+    filterset = EvidenceFilter(request.GET, queryset=access.visible_evidence(viewer))
+    valid = filterset.is_valid()
+    queryset = filterset.qs.order_by("-published_on", "title", "pk") if valid else filterset.queryset.none()
+    _prepare_filter_form(filterset.form)
+    return render(
+        request,
+        "cases/evidence_list.html",
+        {
+            "filter": filterset,
+            "form": filterset.form,
+            "filters_valid": valid,
+            "filtered": any(request.GET.get(name) for name in filterset.form.fields),
+            "page": _paginate(request, queryset),
+            "viewer_organisation_id": viewer.organisation_id,
+        },
+    )
 
 
 @login_required
-def evidence_detail(request, pk):
-    return HttpResponse(str(pk))
+@require_safe
+def evidence_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    viewer = access.viewer_for_user(request.user)
+    evidence = access.get_evidence_for(viewer, pk)
+    return render(
+        request,
+        "cases/evidence_detail.html",
+        {
+            "evidence": evidence,
+            # Recommendations are not confidential; the evidence's visibility was checked above.
+            "recommendations": list(evidence.recommendations.select_related("document")),
+            "assessments": list(
+                access.visible_assessments(viewer, evidence.assessments.all()).for_timeline()
+            ),
+            "held_by_viewer": evidence.organisation_id == viewer.organisation_id,
+        },
+    )

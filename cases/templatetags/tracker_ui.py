@@ -11,8 +11,8 @@ register = template.Library()
 
 # Geometry of the dashboard chart, in SVG user units. The label sits above its bar so that long or
 # translated labels never collide with the bars.
-CHART_WIDTH = 640
-CHART_BAR_MAX = 540
+CHART_WIDTH = 400
+CHART_BAR_MAX = 340
 CHART_ROW = 46
 CHART_BAR_HEIGHT = 18
 CHART_LABEL_BASELINE = 15
@@ -33,7 +33,7 @@ class ChartBar:
 
 @register.filter
 def display_name(user) -> str:
-    """A person's full name, or their username; never an e-mail address (which may identify them elsewhere)."""
+    """A person's full name, else their username; never an e-mail address, which may identify them."""
     if user is None:
         return _("a former user")
     return user.get_full_name() or user.get_username()
@@ -41,7 +41,7 @@ def display_name(user) -> str:
 
 @register.inclusion_tag("cases/_status_badge.html")
 def badge(obj, field: str, prefix: str = ""):
-    """`{% badge recommendation "implementation_status" %}`: the badge of a choice field, coloured by value."""
+    """`{% badge recommendation "implementation_status" %}`: a choice field's badge, coloured by value."""
     return {
         "value": getattr(obj, field),
         "label": getattr(obj, f"get_{field}_display")(),
