@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from .models import ApiKey, Assessment, Confidentiality, Evidence, Recommendation, ReviewState
+from .models import ApiKey, Assessment, Confidentiality, Evidence, Membership, Recommendation, ReviewState
 from .roles import is_curator, is_monitor
 
 security_log = logging.getLogger("security")
@@ -47,9 +47,13 @@ def viewer_for_user(user) -> Viewer:
         return ANONYMOUS
     from .services import organisation_of
 
+    try:
+        organisation_id = user.membership.organisation_id
+    except Membership.DoesNotExist:
+        organisation_id = organisation_of(user).pk
     return Viewer(
         user=user,
-        organisation_id=organisation_of(user).pk,
+        organisation_id=organisation_id,
         levels=(Confidentiality.PUBLIC, Confidentiality.PARTNERS),
         member=True,
     )

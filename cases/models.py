@@ -308,8 +308,9 @@ class AssessmentQuerySet(models.QuerySet):
 
     def for_timeline(self) -> AssessmentQuerySet:
         """Newest first, with author, reviewer and the corrected assessment joined in one query."""
+        # Unpublished rows (no publication time) first within a date, on SQLite and PostgreSQL alike.
         return self.select_related("author", "reviewer", "corrects", "recommendation").order_by(
-            "-assessed_on", "-published_at", "-id"
+            "-assessed_on", F("published_at").desc(nulls_first=True), "-id"
         )
 
     def update(self, **kwargs):

@@ -73,10 +73,14 @@ def _record(assessment: Assessment, from_state: str, to_state: str, actor: User,
 
 def organisation_of(user: User) -> Organisation:
     """The user's organisation; users without a membership join the default organisation."""
-    try:
-        return user.membership.organisation
-    except Membership.DoesNotExist:
+    cached = user._state.fields_cache.get("membership")
+    if cached is not None:
+        return cached.organisation
+    membership = Membership.objects.select_related("organisation").filter(user=user).first()
+    if membership is None:
         return set_membership(user, default_organisation())
+    user.membership = membership
+    return membership.organisation
 
 
 def default_organisation() -> Organisation:

@@ -32,7 +32,8 @@ PASSWORD = "correct horse battery staple"
 
 
 def make_user(username: str, *, role: str | None, organisation=None, **extra):
-    ensure_groups()
+    if not Group.objects.filter(name__in=[CURATORS, MONITORS]).count() == 2:
+        ensure_groups()
     user = get_user_model().objects.create_user(
         username=username, email=f"{username}@example.org", password=PASSWORD, **extra
     )

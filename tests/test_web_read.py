@@ -427,15 +427,15 @@ def test_dashboard_does_not_show_the_review_count_to_monitors(client, personas):
 def test_dashboard_query_count_is_constant(client, personas, django_assert_num_queries):
     p = personas
     client.force_login(p.carol)
-    # session, user, membership, organisation (the viewer), implementation counts, response counts,
+    # session, user, membership with its organisation (the viewer), implementation counts, response counts,
     # latest published (with recommendation and author), own open work, the user's groups (roles),
     # the review count.
-    get_within_budget(client, django_assert_num_queries, "/", 10)
+    get_within_budget(client, django_assert_num_queries, "/", 9)
     for rec in add_recommendations(p.document, 15):
         publish(rec, p.alice, p.dave, [p.public_ev])
         submit(rec, p.carol, [p.public_ev])
         submit(rec, p.alice, [p.public_ev])
-    response = get_within_budget(client, django_assert_num_queries, "/", 10)
+    response = get_within_budget(client, django_assert_num_queries, "/", 9)
     assert len(re.findall(r"T-\d{3}", text_of(response, "latest-published"))) == 10
 
 
@@ -838,7 +838,7 @@ def test_recommendation_page_query_count_is_constant(client, personas, django_as
     # session, user, membership, organisation, the recommendation (with document and State claim), the
     # timeline (with authors, reviewers, corrected rows and the withheld count), the visible cited evidence,
     # the recommendation's visible evidence, its themes, the user's groups (roles).
-    response = get_within_budget(client, django_assert_num_queries, url, 10)
+    response = get_within_budget(client, django_assert_num_queries, url, 9)
     assert response.content.decode().count('class="timeline__item') == 1
     previous = None
     for n in range(9):
@@ -852,7 +852,7 @@ def test_recommendation_page_query_count_is_constant(client, personas, django_as
             assessed_on=datetime.date(2023, 1, 1 + n),
         )
     submit(p.rec, p.alice, [p.public_ev])
-    response = get_within_budget(client, django_assert_num_queries, url, 10)
+    response = get_within_budget(client, django_assert_num_queries, url, 9)
     assert response.content.decode().count('class="timeline__item') == (11 if viewer == "alice" else 10)
 
 
@@ -941,10 +941,10 @@ def test_evidence_list_query_count_is_constant(client, personas, django_assert_n
     p = personas
     client.force_login(p.alice)
     # session, user, membership, organisation, count, page rows, the user's groups (roles).
-    get_within_budget(client, django_assert_num_queries, "/evidence/", 7)
+    get_within_budget(client, django_assert_num_queries, "/evidence/", 6)
     for n in range(30):
         make_evidence(p.alice, f"https://example.org/more/{n}", Confidentiality.PARTNERS)
-    response = get_within_budget(client, django_assert_num_queries, "/evidence/", 7)
+    response = get_within_budget(client, django_assert_num_queries, "/evidence/", 6)
     assert "1\N{EN DASH}33 of 33 sources" in text_of(response, "result-count")
 
 
@@ -1008,8 +1008,8 @@ def test_evidence_page_query_count(client, personas, django_assert_num_queries):
     url = f"/evidence/{p.public_ev.pk}/"
     # session, user, membership, organisation, the evidence (with organisation), its recommendations
     # (with documents), the visible assessments citing it, the user's groups (roles).
-    get_within_budget(client, django_assert_num_queries, url, 8)
+    get_within_budget(client, django_assert_num_queries, url, 7)
     for rec in add_recommendations(p.document, 10):
         publish(rec, p.alice, p.carol, [p.public_ev])
-    response = get_within_budget(client, django_assert_num_queries, url, 8)
+    response = get_within_budget(client, django_assert_num_queries, url, 7)
     assert len(re.findall(r"T-\d{3}", text_of(response, "citing-assessments"))) == 10
