@@ -57,5 +57,13 @@ def ensure_groups() -> None:
 
 @receiver(post_migrate)
 def _create_groups(sender, **kwargs) -> None:
-    if sender.name == "cases":
-        ensure_groups()
+    if sender.name != "cases":
+        return
+    # This receiver can be connected before django.contrib.auth's (the admin's autodiscovery imports this
+    # module early), so the permissions it grants may not exist yet: create them first.
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    ensure_groups()

@@ -90,3 +90,19 @@ def test_healthz_503_when_database_fails(client):
         response = client.get("/healthz")
     assert response.status_code == 503
     assert b"ok" not in response.content
+
+
+def test_migrate_creates_role_groups_with_their_permissions():
+    """The groups come from `migrate` itself (post_migrate), not from a helper called by tests."""
+    from django.contrib.auth.models import Group
+
+    from cases.roles import CURATORS, MONITORS, ROLE_PERMISSIONS
+
+    for name in (MONITORS, CURATORS):
+        granted = {
+            f"{app}.{codename}"
+            for app, codename in Group.objects.get(name=name).permissions.values_list(
+                "content_type__app_label", "codename"
+            )
+        }
+        assert set(ROLE_PERMISSIONS[name]) <= granted, set(ROLE_PERMISSIONS[name]) - granted

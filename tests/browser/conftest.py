@@ -50,9 +50,17 @@ class PageWatch:
         self.problems: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+        page.on("response", self._response)
+
+    def _response(self, response) -> None:
+        # A broken stylesheet, script or image on a page; the page itself may answer 4xx on purpose.
+        if response.status >= 400 and response.request.resource_type != "document":
+            self.problems.append(f"{response.status} for {response.url}")
 
     def _console(self, message) -> None:
         text = message.text
+        if text.startswith("Failed to load resource"):
+            return  # reported with its address by _response
         if message.type == "error" or "Content Security Policy" in text or "Content-Security-Policy" in text:
             self.problems.append(f"console {message.type}: {text}")
 
