@@ -409,10 +409,6 @@ class Assessment(TimeStamped):
     def __str__(self) -> str:
         return f"{self.recommendation_id and self.recommendation.code} · {self.assessed_on} · {self.get_basis_display()}"
 
-    @property
-    def is_published(self) -> bool:
-        return self.review_state == ReviewState.PUBLISHED
-
     def save(self, *args, **kwargs):
         # The public record is append-only: a row that is published in the database never changes.
         if self.pk and Assessment.objects.filter(pk=self.pk, review_state=ReviewState.PUBLISHED).exists():
@@ -423,6 +419,10 @@ class Assessment(TimeStamped):
         if self.pk and Assessment.objects.filter(pk=self.pk, review_state=ReviewState.PUBLISHED).exists():
             raise PublishedAssessmentImmutable("Published assessments cannot be deleted; submit a correction.")
         return super().delete(*args, **kwargs)
+
+    @property
+    def is_published(self) -> bool:
+        return self.review_state == ReviewState.PUBLISHED
 
 
 class AssessmentTransition(models.Model):

@@ -20,7 +20,9 @@ def snapshot() -> list:
     rows = []
     for model in backed_up_models():
         rows.extend(
-            serializers.serialize("python", model._default_manager.order_by("pk"), use_natural_foreign_keys=True)
+            serializers.serialize(
+                "python", model._default_manager.order_by("pk"), use_natural_foreign_keys=True
+            )
         )
     return rows
 
@@ -73,7 +75,8 @@ def _damaged_variants(good: bytes) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize(
-    "variant", ["truncated gzip", "no trailer", "missing object", "changed byte", "not gzip", "other format", "empty"]
+    "variant",
+    ["truncated gzip", "no trailer", "missing object", "changed byte", "not gzip", "other format", "empty"],
 )
 def test_restore_refuses_damaged_file_and_changes_nothing(populated, tmp_path, variant):
     good_path = tmp_path / "good.backup"

@@ -22,7 +22,7 @@ def run_together(*callables):
         try:
             barrier.wait()
             results[i] = fn()
-        except Exception as exc:  # noqa: BLE001 (the test inspects whatever happened)
+        except Exception as exc:
             results[i] = exc
         finally:
             connection.close()
@@ -44,12 +44,17 @@ def test_parallel_publications_on_one_recommendation_agree_with_latest(personas)
         ImplementationStatus.IMPLEMENTED,
     ]
     pending = [
-        submit(p.rec, p.alice, [p.public_ev], implementation_status=s, assessed_on=datetime.date(2024, 1, 1 + i))
+        submit(
+            p.rec, p.alice, [p.public_ev], implementation_status=s, assessed_on=datetime.date(2024, 1, 1 + i)
+        )
         for i, s in enumerate(statuses)
     ]
     reviewers = [p.carol, p.dave]
     results = run_together(
-        *[lambda a=a, r=reviewers[i % 2]: services.publish_assessment(a, reviewer=r) for i, a in enumerate(pending)]
+        *[
+            lambda a=a, r=reviewers[i % 2]: services.publish_assessment(a, reviewer=r)
+            for i, a in enumerate(pending)
+        ]
     )
     assert not [r for r in results if isinstance(r, Exception)], results
     assert Assessment.objects.filter(review_state=ReviewState.PUBLISHED).count() == len(pending)
@@ -67,14 +72,19 @@ def test_two_curators_publishing_the_same_assessment_only_one_wins(personas):
     )
     errors = [r for r in results if isinstance(r, Exception)]
     assert len(errors) == 1 and isinstance(errors[0], services.TransitionError), results
-    assert AssessmentTransition.objects.filter(assessment=assessment, to_state=ReviewState.PUBLISHED).count() == 1
+    assert (
+        AssessmentTransition.objects.filter(assessment=assessment, to_state=ReviewState.PUBLISHED).count()
+        == 1
+    )
 
 
 def test_publish_racing_submits_loses_nothing(personas):
     p = personas
     first = submit(p.rec, p.alice, [p.public_ev], implementation_status=ImplementationStatus.REGRESSED)
     writers = [
-        lambda i=i: submit(p.rec, p.alice, [p.public_ev], rationale=f"parallel {i}", assessed_on=datetime.date(2023, 1, 1))
+        lambda i=i: submit(
+            p.rec, p.alice, [p.public_ev], rationale=f"parallel {i}", assessed_on=datetime.date(2023, 1, 1)
+        )
         for i in range(4)
     ]
     results = run_together(lambda: services.publish_assessment(first, reviewer=p.carol), *writers)

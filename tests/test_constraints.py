@@ -33,13 +33,19 @@ def test_choice_constraints(personas):
     _violates("issuing_body", lambda: Document.objects.filter(pk=p.document.pk).update(issuing_body="nobody"))
     assessment = submit(p.rec, p.alice, [p.public_ev])
     _violates("basis", lambda: Assessment.objects.filter(pk=assessment.pk).update(basis="hearsay"))
-    _violates("review_state", lambda: Assessment.objects.filter(pk=assessment.pk).update(review_state="draft"))
+    _violates(
+        "review_state", lambda: Assessment.objects.filter(pk=assessment.pk).update(review_state="draft")
+    )
 
 
 def test_evidence_url_must_be_http(personas):
     p = personas
-    _violates("url_http", lambda: Evidence.objects.filter(pk=p.public_ev.pk).update(url="javascript:alert(1)"))
-    _violates("archive_url_http", lambda: Evidence.objects.filter(pk=p.public_ev.pk).update(archive_url="ftp://x"))
+    _violates(
+        "url_http", lambda: Evidence.objects.filter(pk=p.public_ev.pk).update(url="javascript:alert(1)")
+    )
+    _violates(
+        "archive_url_http", lambda: Evidence.objects.filter(pk=p.public_ev.pk).update(archive_url="ftp://x")
+    )
 
 
 def test_unique_code_and_url(personas):
@@ -51,14 +57,17 @@ def test_unique_code_and_url(personas):
 def test_reviewer_is_not_author(personas):
     p = personas
     assessment = submit(p.rec, p.alice, [p.public_ev])
-    _violates("reviewer_not_author", lambda: Assessment.objects.filter(pk=assessment.pk).update(reviewer=p.alice))
+    _violates(
+        "reviewer_not_author", lambda: Assessment.objects.filter(pk=assessment.pk).update(reviewer=p.alice)
+    )
 
 
 def test_published_needs_reviewer_and_time(personas):
     p = personas
     assessment = submit(p.rec, p.alice, [p.public_ev])
     _violates(
-        "published_has_reviewer", lambda: Assessment.objects.filter(pk=assessment.pk).update(review_state="published")
+        "published_has_reviewer",
+        lambda: Assessment.objects.filter(pk=assessment.pk).update(review_state="published"),
     )
     _violates(
         "only_published_has_time",

@@ -16,7 +16,11 @@ def start(env: dict) -> subprocess.CompletedProcess:
     clean.update(env)
     clean["DJANGO_SETTINGS_MODULE"] = "tracker.settings"
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
+        ],
         cwd=ROOT,
         env=clean,
         capture_output=True,
@@ -54,8 +58,12 @@ def test_production_defaults_are_hardened():
         "s.SESSION_COOKIE_HTTPONLY, s.SECURE_REFERRER_POLICY, s.SECURE_CROSS_ORIGIN_OPENER_POLICY)"
     )
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG"}}
-    env.update(SECRET_KEY=STRONG, ALLOWED_HOSTS="tracker.example.org", DJANGO_SETTINGS_MODULE="tracker.settings")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    env.update(
+        SECRET_KEY=STRONG, ALLOWED_HOSTS="tracker.example.org", DJANGO_SETTINGS_MODULE="tracker.settings"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.split() == ["True", "True", "True", "True", "True", "same-origin", "same-origin"]
 
 

@@ -109,13 +109,19 @@ def test_return_requires_comment_and_resubmit_by_author_only(personas):
     assert assessment.review_comment == "Cite the OHCHR update."
     with pytest.raises(PermissionDenied):
         services.resubmit_assessment(assessment, author=p.dave)
-    services.resubmit_assessment(assessment, author=p.alice, rationale="Now with the update.", evidence=[p.partners_ev])
+    services.resubmit_assessment(
+        assessment, author=p.alice, rationale="Now with the update.", evidence=[p.partners_ev]
+    )
     assessment.refresh_from_db()
     assert assessment.review_state == ReviewState.SUBMITTED
     assert assessment.reviewer is None
     assert assessment.rationale == "Now with the update."
     assert list(assessment.evidence.all()) == [p.partners_ev]
-    assert list(assessment.transitions.values_list("to_state", flat=True)) == ["submitted", "returned", "submitted"]
+    assert list(assessment.transitions.values_list("to_state", flat=True)) == [
+        "submitted",
+        "returned",
+        "submitted",
+    ]
 
 
 def test_returned_assessment_does_not_change_status(personas):
@@ -128,7 +134,9 @@ def test_returned_assessment_does_not_change_status(personas):
 
 def test_state_claim_does_not_change_implementation_status(personas):
     p = personas
-    finding = submit(p.rec, p.alice, [p.public_ev], basis=Basis.UN_FINDING, assessed_on=datetime.date(2024, 8, 27))
+    finding = submit(
+        p.rec, p.alice, [p.public_ev], basis=Basis.UN_FINDING, assessed_on=datetime.date(2024, 8, 27)
+    )
     services.publish_assessment(finding, reviewer=p.carol)
     claim = submit(
         p.rec,
@@ -148,7 +156,13 @@ def test_state_claim_does_not_change_implementation_status(personas):
 
 def test_state_response_keeps_latest_real_response(personas):
     p = personas
-    first = submit(p.rec, p.alice, [p.public_ev], state_response=StateResponse.NOTED, assessed_on=datetime.date(2023, 1, 1))
+    first = submit(
+        p.rec,
+        p.alice,
+        [p.public_ev],
+        state_response=StateResponse.NOTED,
+        assessed_on=datetime.date(2023, 1, 1),
+    )
     services.publish_assessment(first, reviewer=p.carol)
     later = submit(p.rec, p.alice, [p.public_ev], state_response=StateResponse.NO_RESPONSE)
     services.publish_assessment(later, reviewer=p.carol)
@@ -158,7 +172,9 @@ def test_state_response_keeps_latest_real_response(personas):
 
 def test_latest_by_date_it_speaks_for_not_publication_order(personas):
     p = personas
-    newer = submit(p.rec, p.alice, [p.public_ev], implementation_status=ImplementationStatus.PARTIALLY_IMPLEMENTED)
+    newer = submit(
+        p.rec, p.alice, [p.public_ev], implementation_status=ImplementationStatus.PARTIALLY_IMPLEMENTED
+    )
     older = submit(p.rec, p.alice, [p.public_ev], assessed_on=datetime.date(2022, 9, 1))
     services.publish_assessment(newer, reviewer=p.carol)
     services.publish_assessment(older, reviewer=p.carol)

@@ -59,7 +59,9 @@ def test_monitor_records_and_curator_publishes(page, real_data):
 
     page.locator("main").get_by_role("link", name="XJ22-151-iv").first.click()
     expect(page).to_have_url(re.compile(r"/recommendations/XJ22-151-iv/$"))
-    expect(page.locator("main")).to_contain_text("Promptly investigates allegations of human rights violations")
+    expect(page.locator("main")).to_contain_text(
+        "Promptly investigates allegations of human rights violations"
+    )
     screenshot(page, "04-recommendation")
 
     # Add evidence from the recommendation page.
