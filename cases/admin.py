@@ -45,7 +45,7 @@ from .models import (
     ReviewState,
     Theme,
 )
-from .roles import ROLE_GROUPS
+from .roles import MONITORS
 
 security_log = logging.getLogger("security")
 User = get_user_model()
@@ -254,19 +254,26 @@ class UserAdmin(DjangoUserAdmin):
         readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             readonly += ["last_login", "date_joined"]
-        if obj is not None and not request.user.is_superuser:
-            # Otherwise change_user would be enough to become a superuser.
-            readonly += ["is_superuser", "user_permissions"]
+        if not request.user.is_superuser:
+            # Otherwise change_user would be enough to become a superuser, or to mint a second curator
+            # account and review one's own assessments: only superusers make curators.
+            readonly += ["is_superuser", "is_staff", "user_permissions"]
         return readonly
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+        # A curator could otherwise reset a fellow curator's password, sign in as them and get round the
+        # four-eyes rule: staff accounts other than one's own are changed by superusers only.
+        if (
+            obj is not None
+            and not request.user.is_superuser
+            and (obj.is_superuser or (obj.is_staff and obj.pk != request.user.pk))
+        ):
             return False
         return super().has_change_permission(request, obj)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "groups" and not request.user.is_superuser:
-            kwargs["queryset"] = Group.objects.filter(name__in=ROLE_GROUPS.values())
+            kwargs["queryset"] = Group.objects.filter(name=MONITORS)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_related(self, request, form, formsets, change):

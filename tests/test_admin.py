@@ -768,3 +768,31 @@ def test_migrate_gives_curators_their_admin_permissions(db):
     curators = Group.objects.get(name=CURATORS)
     codenames = set(curators.permissions.values_list("codename", flat=True))
     assert {"view_recommendation", "change_recommendation", "change_assessment", "add_apikey"} <= codenames
+
+
+@pytest.mark.django_db
+def test_curator_cannot_take_over_another_curator_or_mint_one(client, personas):
+    """Four eyes would mean nothing if a curator could reset a fellow curator's password or make a second
+    curator account of their own: only superusers change staff accounts and grant the Curators group."""
+    from django.contrib.auth.models import Group
+
+    from cases.roles import CURATORS
+
+    p = personas
+    client.force_login(p.carol)
+    response = client.get(f"/admin/auth/user/{p.dave.pk}/password/")
+    assert response.status_code == 403
+    response = client.post(
+        f"/admin/auth/user/{p.dave.pk}/password/",
+        {"password1": "a new long passphrase 1", "password2": "a new long passphrase 1"},
+    )
+    assert response.status_code == 403
+    p.dave.refresh_from_db()
+    assert p.dave.check_password("correct horse battery staple")
+    page = client.get(f"/admin/auth/user/{p.alice.pk}/change/")
+    assert page.status_code == 200
+    groups_field = page.context["adminform"].form.fields["groups"]
+    assert list(groups_field.queryset.values_list("name", flat=True)) == ["Monitors"]
+    assert "is_staff" not in page.context["adminform"].form.fields
+    curators = Group.objects.get(name=CURATORS)
+    assert not p.alice.groups.filter(pk=curators.pk).exists()
