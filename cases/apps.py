@@ -8,4 +8,6 @@ class CasesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import roles, signals  # noqa: F401  (registers post_migrate and integrity guards)
+        # Registers post_migrate (roles), integrity guards (signals), the security log's receivers (audit) and
+        # the deploy check (security).
+        from . import audit, roles, security, signals  # noqa: F401

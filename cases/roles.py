@@ -16,6 +16,8 @@ _CURATOR_PERMS = (
     [f"cases.{action}_{m}" for m in _CASES_MODELS for action in ("view", "add", "change", "delete")]
     + ["cases.view_assessmenttransition", "cases.view_apikey", "cases.add_apikey", "cases.change_apikey"]
     + ["auth.view_user", "auth.add_user", "auth.change_user", "auth.view_group"]
+    # Unlocking an account after a lockout (django-axes): curators delete the access attempt.
+    + ["axes.view_accessattempt", "axes.delete_accessattempt"]
 )
 ROLE_PERMISSIONS = {MONITORS: _MONITOR_PERMS, CURATORS: _CURATOR_PERMS}
 

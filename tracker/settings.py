@@ -7,6 +7,7 @@ local-development variables itself.
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -67,6 +68,9 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.usersessions",
+    # Before "cases": its post_migrate (cases.roles) grants curators the axes permissions, which must exist.
+    "axes",
     "csp",
     "cases",
 ]
@@ -83,7 +87,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After authentication and messages: ends stale sessions first, then holds back users who owe a second
+    # factor, and records every refusal (403) in the security log.
+    "cases.security.SessionLifetimeMiddleware",
+    "cases.security.MFAEnforcementMiddleware",
+    "cases.security.RefusalAuditMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tracker.urls"
@@ -133,11 +144,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Length, not composition (NIST SP 800-63B): at least 12 characters, not a known common password, not the
+# user's own name or address. NumericPasswordValidator is left out on purpose: "must contain a non-digit"
+# is a composition rule, and a long number is no weaker than a long lowercase word.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -145,6 +158,8 @@ PASSWORD_HASHERS = [
 ]
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account before any password is checked (it authenticates no one itself).
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -161,10 +176,54 @@ ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_SESSION_REMEMBER = False
+# allauth's own per-IP limit stays; its per-account limit is raised above AXES_FAILURE_LIMIT so that
+# django-axes (durable, in the database, with an unlock) decides account lockouts. The per-account
+# limit still caps guesses at the second factor, which axes does not see.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,10/5m/key"}
+# Behind SECURE_PROXY the client address is the last X-Forwarded-For hop our proxy added: without it,
+# every sign-in would share the proxy's address and the per-IP limits would throttle the whole site.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if env_bool("SECURE_PROXY") else 0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_TOTP_ISSUER = os.environ.get("MFA_ISSUER", "Accountability Tracker")
+MFA_ADAPTER = "cases.security.MFAAdapter"
+# Browsers allow WebAuthn on http://localhost only when told to; production is HTTPS.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# Two-factor is required for curators, staff and superusers (every /admin/ user) when MFA_ENFORCE is on
+# (the default); MFA_REQUIRED_FOR_ALL extends the requirement to every monitor.
+MFA_ENFORCE = env_bool("MFA_ENFORCE", True)
+MFA_REQUIRED_FOR_ALL = env_bool("MFA_REQUIRED_FOR_ALL", False)
 
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+# Sessions end after SESSION_IDLE_TIMEOUT seconds without a request and SESSION_ABSOLUTE_LIFETIME seconds
+# after sign-in, whatever the activity (cases.security.SessionLifetimeMiddleware).
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
+SESSION_ABSOLUTE_LIFETIME = env_int("SESSION_ABSOLUTE_LIFETIME", 12 * 3600)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", SESSION_ABSOLUTE_LIFETIME)
+# "Sign out everywhere" (/accounts/sessions/). Activity is recorded by SessionLifetimeMiddleware once a
+# minute, not by allauth's per-request middleware (a database write on every page view).
+USERSESSIONS_TRACK_ACTIVITY = True
+USERSESSIONS_ADAPTER = "cases.security.UserSessionsAdapter"
+
+# Brute force (django-axes): AXES_FAILURE_LIMIT failed sign-ins for one account lock it for AXES_COOLOFF
+# seconds, even with the right password; a curator unlocks it in the admin (Access attempts) or with
+# `manage.py axes_reset_username USERNAME`. Accounts, not addresses: an adversary has many addresses, and
+# colleagues share one office address. A sign-in by e-mail counts for the same account.
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("AXES_COOLOFF", 30 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_FORM_FIELD = "login"
+AXES_USERNAME_CALLABLE = "cases.security.axes_username"
+# Stored addresses are cut to their network (/24, /48): enough to tell a campaign from a typo, not enough
+# to locate a researcher. Successful sign-ins are not stored at all.
+AXES_CLIENT_IP_CALLABLE = "cases.security.axes_client_ip"
+AXES_DISABLE_ACCESS_LOG = True
+# What was typed into the login field is masked in the stored request data (people type passwords there).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "login", "email"]
+AXES_LOCKOUT_CALLABLE = "cases.security.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# The lock lasts AXES_COOLOFF from the last counted failure; attempts during it do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -216,6 +275,11 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # Preloading binds the whole domain and its subdomains to HTTPS for good: the operator's decision, so the
 # deploy check does not insist on it.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# axes.W006 asks for lockout by address as well. We lock accounts only, on purpose: failures are summed per
+# account whatever the address or browser (so rotating them does not help an attacker; see
+# tests/test_security_accounts.py), and locking an address would lock a whole office behind one NAT.
+# Spraying many accounts from one address meets allauth's per-IP limit (ACCOUNT_RATE_LIMITS).
+SILENCED_SYSTEM_CHECKS.append("axes.W006")
 if env_bool("SECURE_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
