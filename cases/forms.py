@@ -262,7 +262,7 @@ class AssessmentForm(forms.Form):
         widget=forms.SelectMultiple(attrs={"size": 8}),
         help_text=_(
             "Sources not yet linked to this recommendation, newest first. Hold Ctrl (⌘ on a Mac) to choose "
-            "several. Cited sources are linked to the recommendation when you submit."
+            "several. Cited sources are linked to the recommendation when the assessment is published."
         ),
     )
     corrects = CorrectsChoiceField(

@@ -169,19 +169,21 @@ def submit_assessment(
     assessment.full_clean(exclude=["evidence"])
     assessment.save()
     assessment.evidence.set(evidence)
-    _link_evidence(recommendation, evidence)
     _record(assessment, "", ReviewState.SUBMITTED, author)
     security_log.info("assessment.submit id=%s recommendation=%s user=%s", assessment.pk, recommendation.code, author.pk)
     return assessment
 
 
 def _link_evidence(recommendation: Recommendation, evidence: list[Evidence]) -> None:
-    """Cited evidence supports the recommendation too, so it shows on the recommendation's page. Only missing
-    links are added, so the edit history records real changes only."""
+    """Evidence cited by a published assessment supports the recommendation too, so it shows on the
+    recommendation's page. Linked on publication, not submission: the link leaves the organisation with the
+    evidence, and unpublished work must not. Only missing links are added (the edit history records real
+    changes only), and the evidence counts as updated for incremental sync."""
     linked = set(recommendation.evidence.filter(pk__in=[e.pk for e in evidence]).values_list("pk", flat=True))
     missing = [e for e in evidence if e.pk not in linked]
     if missing:
         recommendation.evidence.add(*missing)
+        Evidence.objects.filter(pk__in=[e.pk for e in missing]).update(updated_at=timezone.now())
 
 
 def _lock(assessment: Assessment) -> Assessment:
@@ -204,6 +206,7 @@ def publish_assessment(assessment: Assessment, *, reviewer: User) -> Assessment:
     current.published_at = now
     current.save(update_fields=["review_state", "reviewer", "published_at", "updated_at"])
     _record(current, ReviewState.SUBMITTED, ReviewState.PUBLISHED, reviewer)
+    _link_evidence(current.recommendation, list(current.evidence.all()))
     recompute_current_status(current.recommendation, now=now)
     security_log.info("assessment.publish id=%s user=%s", current.pk, reviewer.pk)
     _refresh(assessment, current)
@@ -254,7 +257,6 @@ def resubmit_assessment(assessment: Assessment, *, author: User, **changes) -> A
     current.full_clean(exclude=["evidence"])
     current.save()
     current.evidence.set(evidence)
-    _link_evidence(current.recommendation, evidence)
     _record(current, ReviewState.RETURNED, ReviewState.SUBMITTED, author)
     _refresh(assessment, current)
     return current

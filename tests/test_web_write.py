@@ -291,7 +291,8 @@ def test_assess_happy_path(w):
     assert assessment.assessed_on == datetime.date(2024, 8, 27)
     assert assessment.organisation == w.org
     assert set(assessment.evidence.all()) == {w.public_ev, w.internal_ev, other}
-    assert other in w.rec.evidence.all()  # cited evidence now supports the recommendation too
+    # Cited evidence supports the recommendation only once the assessment is published.
+    assert other not in w.rec.evidence.all()
     transition = assessment.transitions.get()
     assert (transition.from_state, transition.to_state, transition.actor) == (
         "",

@@ -278,3 +278,14 @@ def test_add_evidence_links_and_holds_for_organisation(personas):
     assert list(ev.recommendations.all()) == [p.rec2]
     with pytest.raises(ValidationError):
         services.add_evidence(added_by=p.alice, url="javascript:alert(1)", title="bad")
+
+
+def test_cited_evidence_is_linked_on_publication_not_before(personas):
+    """The link leaves the organisation with the evidence (API, exports): unpublished work must not."""
+    p = personas
+    assessment = submit(p.rec2, p.alice, [p.public_ev])
+    assert not p.rec2.evidence.filter(pk=p.public_ev.pk).exists()
+    before = type(p.public_ev).objects.get(pk=p.public_ev.pk).updated_at
+    services.publish_assessment(assessment, reviewer=p.carol)
+    assert p.rec2.evidence.filter(pk=p.public_ev.pk).exists()
+    assert type(p.public_ev).objects.get(pk=p.public_ev.pk).updated_at > before

@@ -321,7 +321,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
         "cases.api.throttling.KeyRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "cases.api.throttling.MemberRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "key": os.environ.get("API_THROTTLE_KEY", "600/min"),
