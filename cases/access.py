@@ -84,7 +84,10 @@ def evidence_q(viewer: Viewer, prefix: str = "") -> Q:
     q = Q(**{f"{prefix}confidentiality__in": list(viewer.levels)})
     if viewer.member and viewer.organisation_id:
         q |= Q(
-            **{f"{prefix}confidentiality": Confidentiality.INTERNAL, f"{prefix}organisation_id": viewer.organisation_id}
+            **{
+                f"{prefix}confidentiality": Confidentiality.INTERNAL,
+                f"{prefix}organisation_id": viewer.organisation_id,
+            }
         )
     return q
 

@@ -47,7 +47,9 @@ def backed_up_models() -> list:
 
 
 def _migration_state() -> list[list[str]]:
-    return sorted([app, name] for app, name in MigrationRecorder(connections[DEFAULT_DB_ALIAS]).applied_migrations())
+    return sorted(
+        [app, name] for app, name in MigrationRecorder(connections[DEFAULT_DB_ALIAS]).applied_migrations()
+    )
 
 
 def _objects(progress: Progress | None) -> Iterator[dict]:
@@ -77,11 +79,20 @@ def write_backup(path: str | Path, progress: Progress | None = None) -> int:
             digest.update(line)
             out.write(line)
 
-        emit({"format": FORMAT, "version": VERSION, "created_at": timezone.now().isoformat(), "migrations": _migration_state()})
+        emit(
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "created_at": timezone.now().isoformat(),
+                "migrations": _migration_state(),
+            }
+        )
         for obj in _objects(progress):
             emit(obj)
             count += 1
-        out.write((json.dumps({"trailer": True, "objects": count, "sha256": digest.hexdigest()}) + "\n").encode())
+        out.write(
+            (json.dumps({"trailer": True, "objects": count, "sha256": digest.hexdigest()}) + "\n").encode()
+        )
     tmp.replace(path)
     return count
 
@@ -128,7 +139,9 @@ def verify_backup(path: str | Path) -> dict:
     if trailer.get("objects") != count or trailer.get("sha256") != digest.hexdigest():
         raise BackupError("The backup file's checksum does not match its content: it is damaged.")
     if header["migrations"] != _migration_state():
-        raise BackupError("The backup was made with another database schema; migrate to the same version first.")
+        raise BackupError(
+            "The backup was made with another database schema; migrate to the same version first."
+        )
     return header | {"objects": count}
 
 

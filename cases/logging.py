@@ -7,5 +7,5 @@ import time
 class UTCFormatter(logging.Formatter):
     converter = time.gmtime
 
-    def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's API name)
+    def formatTime(self, record, datefmt=None):
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", self.converter(record.created))

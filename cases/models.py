@@ -176,7 +176,9 @@ class Recommendation(TimeStamped):
     text = models.TextField(_("text"))
     addressee = models.CharField(_("addressee"), max_length=32, choices=Addressee.choices)
     themes = models.ManyToManyField(Theme, blank=True, related_name="recommendations")
-    position = models.PositiveIntegerField(_("position"), default=0, help_text=_("Order within the document."))
+    position = models.PositiveIntegerField(
+        _("position"), default=0, help_text=_("Order within the document.")
+    )
 
     # Denormalised from the latest published assessments (services.recompute_current_status), so lists
     # and filters never aggregate the history.
@@ -207,15 +209,20 @@ class Recommendation(TimeStamped):
         verbose_name = _("recommendation")
         verbose_name_plural = _("recommendations")
         constraints = [
-            models.CheckConstraint(condition=_in("addressee", Addressee), name="cases_recommendation_addressee_valid"),
+            models.CheckConstraint(
+                condition=_in("addressee", Addressee), name="cases_recommendation_addressee_valid"
+            ),
             models.CheckConstraint(
                 condition=_in("implementation_status", ImplementationStatus),
                 name="cases_recommendation_implementation_status_valid",
             ),
             models.CheckConstraint(
-                condition=_in("state_response", StateResponse), name="cases_recommendation_state_response_valid"
+                condition=_in("state_response", StateResponse),
+                name="cases_recommendation_state_response_valid",
             ),
-            models.UniqueConstraint(fields=["document", "paragraph"], name="cases_recommendation_unique_paragraph"),
+            models.UniqueConstraint(
+                fields=["document", "paragraph"], name="cases_recommendation_unique_paragraph"
+            ),
         ]
         indexes = [
             # The list's default order within a document, and the document filter.
@@ -245,14 +252,18 @@ class Evidence(TimeStamped):
     published_on = models.DateField(_("publication date"), null=True, blank=True)
     kind = models.CharField(_("kind"), max_length=32, choices=EvidenceKind.choices, default=EvidenceKind.NEWS)
     excerpt = models.TextField(_("excerpt"), max_length=2000, blank=True, help_text=_("A short quotation."))
-    language = models.CharField(_("language"), max_length=35, default="en", help_text=_("BCP 47 tag, e.g. en, zh, ug."))
+    language = models.CharField(
+        _("language"), max_length=35, default="en", help_text=_("BCP 47 tag, e.g. en, zh, ug.")
+    )
     archive_url = models.URLField(_("archive URL"), max_length=2000, blank=True)
     confidentiality = models.CharField(
         _("confidentiality"),
         max_length=16,
         choices=Confidentiality.choices,
         default=Confidentiality.INTERNAL,
-        help_text=_("Public: everyone. Partners: signed-in users and partner keys. Internal: your organisation."),
+        help_text=_(
+            "Public: everyone. Partners: signed-in users and partner keys. Internal: your organisation."
+        ),
     )
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="evidence", verbose_name=_("held by")
@@ -412,12 +423,16 @@ class Assessment(TimeStamped):
     def save(self, *args, **kwargs):
         # The public record is append-only: a row that is published in the database never changes.
         if self.pk and Assessment.objects.filter(pk=self.pk, review_state=ReviewState.PUBLISHED).exists():
-            raise PublishedAssessmentImmutable("Published assessments cannot be changed; submit a correction.")
+            raise PublishedAssessmentImmutable(
+                "Published assessments cannot be changed; submit a correction."
+            )
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         if self.pk and Assessment.objects.filter(pk=self.pk, review_state=ReviewState.PUBLISHED).exists():
-            raise PublishedAssessmentImmutable("Published assessments cannot be deleted; submit a correction.")
+            raise PublishedAssessmentImmutable(
+                "Published assessments cannot be deleted; submit a correction."
+            )
         return super().delete(*args, **kwargs)
 
     @property
@@ -444,7 +459,9 @@ class AssessmentTransition(models.Model):
                 condition=Q(from_state="") | _in("from_state", ReviewState),
                 name="cases_transition_from_state_valid",
             ),
-            models.CheckConstraint(condition=_in("to_state", ReviewState), name="cases_transition_to_state_valid"),
+            models.CheckConstraint(
+                condition=_in("to_state", ReviewState), name="cases_transition_to_state_valid"
+            ),
         ]
         indexes = [models.Index(fields=["assessment", "created_at"], name="cases_transition_by_assessment")]
 
@@ -496,7 +513,9 @@ class ApiKey(TimeStamped):
         verbose_name = _("API key")
         verbose_name_plural = _("API keys")
         constraints = [
-            models.CheckConstraint(condition=_in("clearance", KeyClearance), name="cases_apikey_clearance_valid"),
+            models.CheckConstraint(
+                condition=_in("clearance", KeyClearance), name="cases_apikey_clearance_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,7 +10,15 @@ MONITORS = "Monitors"
 CURATORS = "Curators"
 ROLE_GROUPS = {"monitor": MONITORS, "curator": CURATORS}
 
-_CASES_MODELS = ["document", "recommendation", "theme", "evidence", "assessment", "organisation", "membership"]
+_CASES_MODELS = [
+    "document",
+    "recommendation",
+    "theme",
+    "evidence",
+    "assessment",
+    "organisation",
+    "membership",
+]
 _MONITOR_PERMS = [f"cases.view_{m}" for m in _CASES_MODELS] + ["cases.add_evidence", "cases.add_assessment"]
 _CURATOR_PERMS = (
     [f"cases.{action}_{m}" for m in _CASES_MODELS for action in ("view", "add", "change", "delete")]

@@ -108,7 +108,9 @@ def _unique_slug(name: str) -> str:
 
 
 def set_membership(user: User, organisation: Organisation) -> Organisation:
-    membership, _created = Membership.objects.update_or_create(user=user, defaults={"organisation": organisation})
+    membership, _created = Membership.objects.update_or_create(
+        user=user, defaults={"organisation": organisation}
+    )
     user.membership = membership
     return organisation
 
@@ -153,7 +155,9 @@ def submit_assessment(
 ) -> Assessment:
     """Record a new assessment, submitted for review. It changes nothing public until a curator publishes it."""
     _check_transition("", ReviewState.SUBMITTED)
-    evidence = _validate_assessment(recommendation, assessed_on=assessed_on, evidence=evidence, corrects=corrects)
+    evidence = _validate_assessment(
+        recommendation, assessed_on=assessed_on, evidence=evidence, corrects=corrects
+    )
     assessment = Assessment(
         recommendation=recommendation,
         implementation_status=implementation_status,
@@ -170,7 +174,9 @@ def submit_assessment(
     assessment.save()
     assessment.evidence.set(evidence)
     _record(assessment, "", ReviewState.SUBMITTED, author)
-    security_log.info("assessment.submit id=%s recommendation=%s user=%s", assessment.pk, recommendation.code, author.pk)
+    security_log.info(
+        "assessment.submit id=%s recommendation=%s user=%s", assessment.pk, recommendation.code, author.pk
+    )
     return assessment
 
 
@@ -298,7 +304,13 @@ def recompute_current_status(recommendation: Recommendation, *, now: datetime.da
     recommendation.state_claim = claim
     recommendation.status_updated_at = now or timezone.now()
     recommendation.save(
-        update_fields=["implementation_status", "state_response", "state_claim", "status_updated_at", "updated_at"]
+        update_fields=[
+            "implementation_status",
+            "state_response",
+            "state_claim",
+            "status_updated_at",
+            "updated_at",
+        ]
     )
 
 
@@ -315,7 +327,9 @@ def add_evidence(*, added_by: User, recommendations: Iterable[Recommendation] = 
     if recommendations:
         evidence.recommendations.add(*recommendations)
         # Linking evidence counts as a change of the recommendation for incremental sync.
-        Recommendation.objects.filter(pk__in=[r.pk for r in recommendations]).update(updated_at=timezone.now())
+        Recommendation.objects.filter(pk__in=[r.pk for r in recommendations]).update(
+            updated_at=timezone.now()
+        )
     security_log.info(
         "evidence.add id=%s confidentiality=%s user=%s", evidence.pk, evidence.confidentiality, added_by.pk
     )
@@ -363,7 +377,10 @@ def issue_api_key(
     )
     security_log.info(
         "apikey.create prefix=%s organisation=%s clearance=%s user=%s",
-        prefix, organisation.pk, clearance, getattr(created_by, "pk", None),
+        prefix,
+        organisation.pk,
+        clearance,
+        getattr(created_by, "pk", None),
     )
     return key, secret
 

@@ -12,7 +12,9 @@ def _published_evidence_is_frozen(sender, instance, action, reverse, pk_set, **k
     if action not in {"pre_add", "pre_remove", "pre_clear"}:
         return
     if not reverse:
-        published = instance.pk and Assessment.objects.filter(pk=instance.pk, review_state=ReviewState.PUBLISHED)
+        published = instance.pk and Assessment.objects.filter(
+            pk=instance.pk, review_state=ReviewState.PUBLISHED
+        )
     elif action == "pre_clear":
         published = instance.assessments.filter(review_state=ReviewState.PUBLISHED)
     else:

@@ -18,7 +18,6 @@ from cases.models import (
     Basis,
     Confidentiality,
     Document,
-    Evidence,
     EvidenceKind,
     ImplementationStatus,
     IssuingBody,
@@ -32,7 +31,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def make_user(username: str, *, role: str | None, organisation=None, **extra):
-    if not Group.objects.filter(name__in=[CURATORS, MONITORS]).count() == 2:
+    if Group.objects.filter(name__in=[CURATORS, MONITORS]).count() != 2:
         ensure_groups()
     user = get_user_model().objects.create_user(
         username=username, email=f"{username}@example.org", password=PASSWORD, **extra
@@ -47,31 +46,35 @@ def make_user(username: str, *, role: str | None, organisation=None, **extra):
 
 
 def make_document(slug: str = "xj22", **fields) -> Document:
-    defaults = dict(
-        title="OHCHR Assessment of human rights concerns in the Xinjiang Uyghur Autonomous Region",
-        short_name="OHCHR Xinjiang 2022",
-        issuing_body=IssuingBody.OHCHR,
-        published_on=datetime.date(2022, 8, 31),
-        url="https://www.ohchr.org/en/documents/country-reports/example",
-    )
+    defaults = {
+        "title": "OHCHR Assessment of human rights concerns in the Xinjiang Uyghur Autonomous Region",
+        "short_name": "OHCHR Xinjiang 2022",
+        "issuing_body": IssuingBody.OHCHR,
+        "published_on": datetime.date(2022, 8, 31),
+        "url": "https://www.ohchr.org/en/documents/country-reports/example",
+    }
     defaults.update(fields)
     return Document.objects.create(slug=slug, **defaults)
 
 
-def make_recommendation(document: Document, code: str, paragraph: str, text: str = "", **fields) -> Recommendation:
-    defaults = dict(addressee=Addressee.STATE, text=text or f"Recommendation {paragraph}.")
+def make_recommendation(
+    document: Document, code: str, paragraph: str, text: str = "", **fields
+) -> Recommendation:
+    defaults = {"addressee": Addressee.STATE, "text": text or f"Recommendation {paragraph}."}
     defaults.update(fields)
     return Recommendation.objects.create(document=document, code=code, paragraph=paragraph, **defaults)
 
 
-def make_evidence(user, url: str, confidentiality: str = Confidentiality.PUBLIC, recommendations=(), **fields):
-    defaults = dict(
-        title=f"Source at {url}",
-        publisher="Example News",
-        published_on=datetime.date(2022, 9, 1),
-        kind=EvidenceKind.NEWS,
-        excerpt="A short quotation.",
-    )
+def make_evidence(
+    user, url: str, confidentiality: str = Confidentiality.PUBLIC, recommendations=(), **fields
+):
+    defaults = {
+        "title": f"Source at {url}",
+        "publisher": "Example News",
+        "published_on": datetime.date(2022, 9, 1),
+        "kind": EvidenceKind.NEWS,
+        "excerpt": "A short quotation.",
+    }
     defaults.update(fields)
     return services.add_evidence(
         added_by=user, url=url, confidentiality=confidentiality, recommendations=recommendations, **defaults
@@ -79,13 +82,13 @@ def make_evidence(user, url: str, confidentiality: str = Confidentiality.PUBLIC,
 
 
 def submit(recommendation, author, evidence, **fields):
-    defaults = dict(
-        implementation_status=ImplementationStatus.NOT_IMPLEMENTED,
-        state_response=StateResponse.NO_RESPONSE,
-        basis=Basis.INDEPENDENT,
-        assessed_on=datetime.date(2024, 8, 27),
-        rationale="Detention facilities remain in operation.",
-    )
+    defaults = {
+        "implementation_status": ImplementationStatus.NOT_IMPLEMENTED,
+        "state_response": StateResponse.NO_RESPONSE,
+        "basis": Basis.INDEPENDENT,
+        "assessed_on": datetime.date(2024, 8, 27),
+        "rationale": "Detention facilities remain in operation.",
+    }
     defaults.update(fields)
     return services.submit_assessment(recommendation, author=author, evidence=evidence, **defaults)
 
@@ -113,11 +116,21 @@ def make_personas() -> SimpleNamespace:
     public_ev = make_evidence(alice, "https://news.example.org/public", Confidentiality.PUBLIC, [rec])
     partners_ev = make_evidence(alice, "https://news.example.org/partners", Confidentiality.PARTNERS, [rec])
     internal_ev = make_evidence(
-        alice, "https://news.example.org/internal", Confidentiality.INTERNAL, [rec], title="Witness statement 7"
+        alice,
+        "https://news.example.org/internal",
+        Confidentiality.INTERNAL,
+        [rec],
+        title="Witness statement 7",
     )
     mallory_internal = make_evidence(
-        mallory, "https://news.example.org/mallory-internal", Confidentiality.INTERNAL, [rec], title="Mallory's note"
+        mallory,
+        "https://news.example.org/mallory-internal",
+        Confidentiality.INTERNAL,
+        [rec],
+        title="Mallory's note",
     )
     public_key, public_secret = services.issue_api_key(partner_org, clearance="public", name="public key")
-    partners_key, partners_secret = services.issue_api_key(partner_org, clearance="partners", name="partners key")
+    partners_key, partners_secret = services.issue_api_key(
+        partner_org, clearance="partners", name="partners key"
+    )
     return SimpleNamespace(**locals())

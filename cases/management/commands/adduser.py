@@ -23,7 +23,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--role", required=True, choices=sorted(ROLE_GROUPS))
-        parser.add_argument("--organisation", help="Organisation name (created if new); default organisation otherwise.")
+        parser.add_argument(
+            "--organisation", help="Organisation name (created if new); default organisation otherwise."
+        )
         parser.add_argument("--email", default="")
 
     def handle(self, *args, username, role, organisation, email, **options):
@@ -44,7 +46,11 @@ class Command(BaseCommand):
                 user.is_staff = True
                 user.save(update_fields=["is_staff"])
             user.groups.add(Group.objects.get(name=ROLE_GROUPS[role]))
-            org = services.get_or_create_organisation(organisation) if organisation else services.default_organisation()
+            org = (
+                services.get_or_create_organisation(organisation)
+                if organisation
+                else services.default_organisation()
+            )
             services.set_membership(user, org)
         self.stdout.write(self.style.SUCCESS(f"Created {role} {username!r} in {org.name!r}."))
 
