@@ -1,5 +1,3 @@
-# Fixtures are imported from the browser tests' conftest, which ruff reads as redefinitions.
-# ruff: noqa: F811
 """The API docs page in a real browser, under the site's Content-Security-Policy: Swagger UI must load from
 our own static files, start without inline code and list every operation, with no CSP violation or
 JavaScript error (the `page` fixture fails the test on any)."""
@@ -8,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import browser, page, screenshot  # noqa: F401  (fixtures)
+from tests.browser.conftest import screenshot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_docs_page_renders_every_operation_under_the_csp(page, live_server):
