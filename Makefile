@@ -39,3 +39,11 @@ migrations-check: $(STAMP)
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache
+
+# Benchmark and load test against a generated SQLite database (tests/perf/); BENCH_RECOMMENDATIONS sets its
+# size (default 20000; the README's figures are at 300000), LOADTEST_SECONDS the load test's length.
+bench: $(STAMP)
+	$(BIN)/python tests/perf/bench.py
+
+loadtest: $(STAMP)
+	$(BIN)/python tests/perf/loadtest.py

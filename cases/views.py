@@ -50,9 +50,11 @@ def _status_rank() -> Case:
 # The `sort` parameter is whitelisted: only these keys reach order_by(). Every ordering ends on a unique
 # column so that pages never overlap or skip rows.
 RECOMMENDATION_SORTS: dict[str, Sort] = {
-    "paragraph": Sort(_("Document order"), ("document", "position", "code")),
+    # document_id, not document: ordering by the relation would pull in Document's own ordering (a join and a
+    # sort of every matching row); the id uses the cases_rec_document_order index directly.
+    "paragraph": Sort(_("Document order"), ("document_id", "position", "code")),
     "code": Sort(_("Code"), ("code",)),
-    "status": Sort(_("Implementation status"), (_status_rank(), "document", "position", "code")),
+    "status": Sort(_("Implementation status"), (_status_rank(), "document_id", "position", "code")),
     "updated": Sort(_("Recently updated"), ("-updated_at", "code")),
 }
 DEFAULT_RECOMMENDATION_SORT = "paragraph"

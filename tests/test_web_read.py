@@ -1014,3 +1014,17 @@ def test_evidence_page_query_count(client, personas, django_assert_num_queries):
         publish(rec, p.alice, p.carol, [p.public_ev])
     response = get_within_budget(client, django_assert_num_queries, url, 7)
     assert len(re.findall(r"T-\d{3}", text_of(response, "citing-assessments"))) == 10
+
+
+def test_document_filter_renders_options_and_keeps_the_choice(client, personas):
+    """The document <select> is rendered in one pass (cases.filters.OnePassSelect); it must still mark the
+    chosen document and escape names."""
+    from tests.factories import make_document
+
+    make_document("evil", short_name='<script>alert("x")</script>')
+    client.force_login(personas.alice)
+    response = client.get("/recommendations/", {"document": "xj22"})
+    body = response.content.decode()
+    assert '<option value="xj22" selected>OHCHR Xinjiang 2022</option>' in body
+    assert '<option value="evil">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</option>' in body
+    assert '<script>alert("x")' not in body
