@@ -163,6 +163,20 @@ class OrganisationAdmin(admin.ModelAdmin):
         return obj.n_keys
 
 
+class ReadOnlyMixin:
+    """For the record's history (assessments listed on a recommendation, review transitions): it is shown,
+    never added to, changed or deleted through the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class OwnOrganisationMixin:
     """Limits organisation and user choices for curators who are not superusers, so nobody can move a
     user (themselves included) into another organisation and read its internal evidence."""
@@ -346,7 +360,7 @@ class ThemeAdmin(GuardedHistoryAdmin):
         return obj.n_recommendations
 
 
-class AssessmentInline(admin.TabularInline):
+class AssessmentInline(ReadOnlyMixin, admin.TabularInline):
     """The recommendation's assessments as the viewer may see them; they change only through review."""
 
     model = Assessment
@@ -361,15 +375,6 @@ class AssessmentInline(admin.TabularInline):
         return access.visible_assessments(_viewer(request), super().get_queryset(request)).select_related(
             "author"
         )
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _evidence_link_str(link) -> str:
@@ -580,7 +585,7 @@ class EvidenceAdmin(OwnOrganisationMixin, GuardedHistoryAdmin):
 # --- Assessments ---------------------------------------------------------------------------------------
 
 
-class TransitionInline(admin.TabularInline):
+class TransitionInline(ReadOnlyMixin, admin.TabularInline):
     model = AssessmentTransition
     fields = ["created_at", "from_state", "to_state", "actor", "comment"]
     readonly_fields = fields
@@ -589,15 +594,6 @@ class TransitionInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReturnForm(forms.Form):
@@ -802,7 +798,7 @@ class AssessmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(AssessmentTransition)
-class AssessmentTransitionAdmin(admin.ModelAdmin):
+class AssessmentTransitionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["created_at", "assessment", "from_state", "to_state", "actor"]
     list_filter = ["to_state", "from_state"]
     list_select_related = ["assessment__recommendation", "actor"]
@@ -815,15 +811,6 @@ class AssessmentTransitionAdmin(admin.ModelAdmin):
         return (
             super().get_queryset(request).filter(access.assessment_q(_viewer(request), prefix="assessment__"))
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Partner API keys ----------------------------------------------------------------------------------
