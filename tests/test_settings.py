@@ -86,3 +86,23 @@ def test_security_headers_on_every_response(client):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_manage_py_needs_no_secrets_but_the_served_app_does():
+    """Developers' commands run bare; gunicorn's entry point (tracker.wsgi) still fails closed."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    check = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert check.returncode == 0, check.stderr
+    served = subprocess.run(
+        [sys.executable, "-c", "import tracker.wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert served.returncode != 0
+    assert "SECRET_KEY must be set" in served.stderr
