@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from tracker.accounts.roles import is_curator, is_monitor
+
 from .models import ApiKey, Assessment, Confidentiality, Evidence, Membership, Recommendation, ReviewState
-from .roles import is_curator, is_monitor
 
 security_log = logging.getLogger("security")
 

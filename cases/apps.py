@@ -8,6 +8,5 @@ class CasesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers post_migrate (roles), integrity guards (signals), the security log's receivers (audit) and
-        # the deploy check (security).
-        from . import audit, roles, security, signals  # noqa: F401
+        # Registers the integrity guards (signals).
+        from . import signals  # noqa: F401

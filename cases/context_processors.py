@@ -1,4 +1,4 @@
-from .roles import is_curator, is_monitor
+from tracker.accounts.roles import is_curator, is_monitor
 
 
 def roles(request):

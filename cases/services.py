@@ -21,6 +21,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from tracker.accounts.roles import is_curator
+
 from .models import (
     ApiKey,
     Assessment,
@@ -35,7 +37,6 @@ from .models import (
     ReviewState,
     StateResponse,
 )
-from .roles import is_curator
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

@@ -25,7 +25,7 @@ from cases.models import (
     StateResponse,
     Theme,
 )
-from cases.roles import CURATORS, MONITORS, ensure_groups
+from tracker.accounts.roles import CURATORS, MONITORS, ensure_groups
 
 PASSWORD = "correct horse battery staple"
 

@@ -33,8 +33,8 @@ from cases.models import (
     StateResponse,
     Theme,
 )
-from cases.roles import CURATORS
 from tests.factories import make_evidence, make_recommendation, make_user, submit
+from tracker.accounts.roles import CURATORS
 
 # --- Helpers -------------------------------------------------------------------------------------------
 
@@ -765,7 +765,7 @@ def test_transition_admin_is_read_only(world, carol):
 
 def test_migrate_gives_curators_their_admin_permissions(db):
     """The groups come from `migrate` alone (no factory re-syncs them here). The admin's autodiscovery imports
-    cases.roles before django.contrib.auth is ready, so its post_migrate receiver runs before auth's."""
+    tracker.accounts.roles before django.contrib.auth is ready, so its post_migrate receiver runs before auth's."""
     curators = Group.objects.get(name=CURATORS)
     codenames = set(curators.permissions.values_list("codename", flat=True))
     assert {"view_recommendation", "change_recommendation", "change_assessment", "add_apikey"} <= codenames
@@ -777,7 +777,7 @@ def test_curator_cannot_take_over_another_curator_or_mint_one(client, personas):
     curator account of their own: only superusers change staff accounts and grant the Curators group."""
     from django.contrib.auth.models import Group
 
-    from cases.roles import CURATORS
+    from tracker.accounts.roles import CURATORS
 
     p = personas
     client.force_login(p.carol)

@@ -18,7 +18,6 @@ from rest_framework.test import APIRequestFactory
 from cases import services
 from cases.api.authentication import ApiKeyAuthentication, KeyPrincipal
 from cases.models import ApiKey, Organisation
-from cases.roles import is_curator, is_monitor
 from tests.factories import make_user
 from tests.test_api_support import (  # noqa: F401  (fixtures)
     _fresh_throttles,
@@ -27,6 +26,7 @@ from tests.test_api_support import (  # noqa: F401  (fixtures)
     session_client,
     world,
 )
+from tracker.accounts.roles import is_curator, is_monitor
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError
 
 from cases.models import Organisation
-from cases.roles import is_curator, is_monitor
+from tracker.accounts.roles import is_curator, is_monitor
 
 pytestmark = pytest.mark.django_db
 GOOD = "a long enough passphrase 42"
@@ -96,7 +96,7 @@ def test_migrate_creates_role_groups_with_their_permissions():
     """The groups come from `migrate` itself (post_migrate), not from a helper called by tests."""
     from django.contrib.auth.models import Group
 
-    from cases.roles import CURATORS, MONITORS, ROLE_PERMISSIONS
+    from tracker.accounts.roles import CURATORS, MONITORS, ROLE_PERMISSIONS
 
     for name in (MONITORS, CURATORS):
         granted = {

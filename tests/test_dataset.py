@@ -32,8 +32,8 @@ from cases.models import (
     StateResponse,
     Theme,
 )
-from cases.roles import is_curator
 from tests.factories import PASSWORD, make_user
+from tracker.accounts.roles import is_curator
 
 pytestmark = pytest.mark.django_db
 

@@ -27,10 +27,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
-import cases.security  # noqa: F401  (connects the receivers, as CasesConfig.ready does)
-from cases import roles
+import tracker.accounts.security  # noqa: F401  (connects the receivers, as CasesConfig.ready does)
 from tests.factories import PASSWORD, make_user
 from tests.mfa_helpers import activate_totp, login_with_mfa, totp_code, totp_secret
+from tracker.accounts import roles
 
 LOGIN = reverse("account_login")
 DASHBOARD = reverse("cases:dashboard")
@@ -232,7 +232,7 @@ class TestTwoFactorEnforcement:
         assert keyed.get(reverse("api:recommendation-list")).status_code == 200
 
     def test_deploy_check_warns_when_enforcement_is_off(self, settings):
-        from cases.security import _mfa_enforcement_is_on
+        from tracker.accounts.security import _mfa_enforcement_is_on
 
         assert _mfa_enforcement_is_on(None) == []
         settings.MFA_ENFORCE = False
@@ -301,7 +301,7 @@ MINUTE = 60
 
 @contextmanager
 def clock(seconds_after_t0: float):
-    with mock.patch("cases.security._now", return_value=T0 + seconds_after_t0):
+    with mock.patch("tracker.accounts.security._now", return_value=T0 + seconds_after_t0):
         yield
 
 

@@ -117,7 +117,7 @@ def add_recommendations(document, count: int, theme: Theme | None = None) -> lis
 def get_within_budget(client, assert_num_queries, url: str, budget: int):
     """GET `url` and assert it runs exactly `budget` queries.
 
-    A first, unmeasured request settles per-session bookkeeping (the session clocks of cases.security are
+    A first, unmeasured request settles per-session bookkeeping (the session clocks of tracker.accounts.security are
     written on a session's first request and then at most once a minute), so the measured request counts
     what the page itself costs.
     """

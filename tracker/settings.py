@@ -69,10 +69,11 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.usersessions",
-    # Before "cases": its post_migrate (cases.roles) grants curators the axes permissions, which must exist.
+    # Before "cases": its post_migrate (tracker.accounts.roles) grants curators the axes permissions, which must exist.
     "axes",
     "csp",
     "cases",
+    "tracker.accounts",
 ]
 
 MIDDLEWARE = [
@@ -89,9 +90,9 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     # After authentication and messages: ends stale sessions first, then holds back users who owe a second
     # factor, and records every refusal (403) in the security log.
-    "cases.security.SessionLifetimeMiddleware",
-    "cases.security.MFAEnforcementMiddleware",
-    "cases.security.RefusalAuditMiddleware",
+    "tracker.accounts.security.SessionLifetimeMiddleware",
+    "tracker.accounts.security.MFAEnforcementMiddleware",
+    "tracker.accounts.security.RefusalAuditMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -168,7 +169,7 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "cases:dashboard"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
-ACCOUNT_ADAPTER = "cases.adapters.AccountAdapter"
+ACCOUNT_ADAPTER = "tracker.accounts.adapters.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
@@ -185,7 +186,7 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,10/5m/key"}
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if env_bool("SECURE_PROXY") else 0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_TOTP_ISSUER = os.environ.get("MFA_ISSUER", "Accountability Tracker")
-MFA_ADAPTER = "cases.security.MFAAdapter"
+MFA_ADAPTER = "tracker.accounts.security.MFAAdapter"
 # Browsers allow WebAuthn on http://localhost only when told to; production is HTTPS.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 # Two-factor is required for curators, staff and superusers (every /admin/ user) when MFA_ENFORCE is on
@@ -194,14 +195,14 @@ MFA_ENFORCE = env_bool("MFA_ENFORCE", True)
 MFA_REQUIRED_FOR_ALL = env_bool("MFA_REQUIRED_FOR_ALL", False)
 
 # Sessions end after SESSION_IDLE_TIMEOUT seconds without a request and SESSION_ABSOLUTE_LIFETIME seconds
-# after sign-in, whatever the activity (cases.security.SessionLifetimeMiddleware).
+# after sign-in, whatever the activity (tracker.accounts.security.SessionLifetimeMiddleware).
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
 SESSION_ABSOLUTE_LIFETIME = env_int("SESSION_ABSOLUTE_LIFETIME", 12 * 3600)
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", SESSION_ABSOLUTE_LIFETIME)
 # "Sign out everywhere" (/accounts/sessions/). Activity is recorded by SessionLifetimeMiddleware once a
 # minute, not by allauth's per-request middleware (a database write on every page view).
 USERSESSIONS_TRACK_ACTIVITY = True
-USERSESSIONS_ADAPTER = "cases.security.UserSessionsAdapter"
+USERSESSIONS_ADAPTER = "tracker.accounts.security.UserSessionsAdapter"
 
 # Brute force (django-axes): AXES_FAILURE_LIMIT failed sign-ins for one account lock it for AXES_COOLOFF
 # seconds, even with the right password; a curator unlocks it in the admin (Access attempts) or with
@@ -212,14 +213,14 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(seconds=env_int("AXES_COOLOFF", 30 * 60))
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_USERNAME_FORM_FIELD = "login"
-AXES_USERNAME_CALLABLE = "cases.security.axes_username"
+AXES_USERNAME_CALLABLE = "tracker.accounts.security.axes_username"
 # Stored addresses are cut to their network (/24, /48): enough to tell a campaign from a typo, not enough
 # to locate a researcher. Successful sign-ins are not stored at all.
-AXES_CLIENT_IP_CALLABLE = "cases.security.axes_client_ip"
+AXES_CLIENT_IP_CALLABLE = "tracker.accounts.security.axes_client_ip"
 AXES_DISABLE_ACCESS_LOG = True
 # What was typed into the login field is masked in the stored request data (people type passwords there).
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "login", "email"]
-AXES_LOCKOUT_CALLABLE = "cases.security.lockout_response"
+AXES_LOCKOUT_CALLABLE = "tracker.accounts.security.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 # The lock lasts AXES_COOLOFF from the last counted failure; attempts during it do not extend it.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False

@@ -31,7 +31,7 @@ from rest_framework.views import APIView
 
 from cases import access
 from cases.models import ApiKey, Assessment, Confidentiality, Document, Evidence, Recommendation, Theme
-from cases.roles import is_monitor
+from tracker.accounts.roles import is_monitor
 
 from . import filters, serializers
 from .authentication import ApiKeyAuthentication

@@ -154,7 +154,7 @@ def make_people() -> People:
 
     from cases import services
     from cases.models import Organisation
-    from cases.roles import CURATORS, MONITORS, ensure_groups
+    from tracker.accounts.roles import CURATORS, MONITORS, ensure_groups
 
     ensure_groups()
     User = get_user_model()
@@ -181,7 +181,7 @@ def make_people() -> People:
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = person.get_session_auth_hash()
         # As allauth records a sign-in with password and second factor: curators and staff must have passed
-        # one (cases.security.MFAEnforcementMiddleware), and the benchmark measures pages, not the challenge.
+        # one (tracker.accounts.security.MFAEnforcementMiddleware), and the benchmark measures pages, not the challenge.
         now = time.time()
         session[AUTH_RECORDS] = [
             {"method": "password", "at": now},

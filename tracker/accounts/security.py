@@ -44,7 +44,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
-from .roles import is_curator
+from tracker.accounts.roles import is_curator
 
 security_log = logging.getLogger("security")
 
@@ -97,7 +97,7 @@ def login_digest(text: str | None) -> str:
     """A stable pseudonym for something typed at sign-in: correlates attempts without recording the text."""
     if not text:
         return "-"
-    return salted_hmac("cases.security.login", text, algorithm="sha256").hexdigest()[:16]
+    return salted_hmac("tracker.accounts.security.login", text, algorithm="sha256").hexdigest()[:16]
 
 
 def resolve_login(
@@ -187,7 +187,7 @@ def session_passed_mfa(request: HttpRequest) -> bool:
     return any(record.get("method") == "mfa" for record in records)
 
 
-@receiver(mfa_signals.authenticator_added, dispatch_uid="cases.security.enrolment_counts")
+@receiver(mfa_signals.authenticator_added, dispatch_uid="tracker.accounts.security.enrolment_counts")
 def _enrolment_counts_as_second_factor(sender, request=None, user=None, authenticator=None, **kwargs) -> None:
     """Activating TOTP or adding a key proves possession of it (allauth asks for a code or a touch), so the
     session that did it has passed a second factor: no sign-out and sign-in again straight after set-up."""
@@ -320,7 +320,7 @@ def _activity_resolution() -> float:
     return min(60.0, settings.SESSION_IDLE_TIMEOUT / 10)
 
 
-@receiver(user_logged_in, dispatch_uid="cases.security.start_session_clocks")
+@receiver(user_logged_in, dispatch_uid="tracker.accounts.security.start_session_clocks")
 def _start_session_clocks(sender, request=None, user=None, **kwargs) -> None:
     session = getattr(request, "session", None)
     if session is not None:
@@ -391,7 +391,7 @@ class UserSessionsAdapter(DefaultUserSessionsAdapter):
             security_log.info("session.end_others user=%s count=%s", user_id, count)
 
 
-@receiver(pre_save, sender=UserSession, dispatch_uid="cases.security.truncate_session_ip")
+@receiver(pre_save, sender=UserSession, dispatch_uid="tracker.accounts.security.truncate_session_ip")
 def _session_keeps_network_only(sender, instance: UserSession, **kwargs) -> None:
     """The session list shows roughly where a session came from; the database never holds the full address."""
     instance.ip = truncate_ip(instance.ip) or "0.0.0.0"  # noqa: S104 (a placeholder value, not a bind address)

@@ -18,7 +18,7 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from .security import ip_for_log, login_digest, resolve_login
+from tracker.accounts.security import ip_for_log, login_digest, resolve_login
 
 security_log = logging.getLogger("security")
 
@@ -27,7 +27,7 @@ def _user_id(user) -> int | None:
     return getattr(user, "pk", None)
 
 
-@receiver(user_logged_in, dispatch_uid="cases.audit.login")
+@receiver(user_logged_in, dispatch_uid="tracker.accounts.audit.login")
 def _logged_in(sender, request=None, user=None, **kwargs) -> None:
     methods = []
     if request is not None and hasattr(request, "session"):
@@ -42,7 +42,7 @@ def _logged_in(sender, request=None, user=None, **kwargs) -> None:
     )
 
 
-@receiver(user_login_failed, dispatch_uid="cases.audit.login_failed")
+@receiver(user_login_failed, dispatch_uid="tracker.accounts.audit.login_failed")
 def _login_failed(sender, credentials=None, request=None, **kwargs) -> None:
     login_key, user_id = resolve_login(credentials, request)
     security_log.info(
@@ -50,7 +50,7 @@ def _login_failed(sender, credentials=None, request=None, **kwargs) -> None:
     )
 
 
-@receiver(user_locked_out, dispatch_uid="cases.audit.lockout")
+@receiver(user_locked_out, dispatch_uid="tracker.accounts.audit.lockout")
 def _locked_out(sender, request=None, username=None, **kwargs) -> None:
     _key, user_id = resolve_login({"username": username}, request)
     security_log.warning(
@@ -58,22 +58,22 @@ def _locked_out(sender, request=None, username=None, **kwargs) -> None:
     )
 
 
-@receiver(user_logged_out, dispatch_uid="cases.audit.logout")
+@receiver(user_logged_out, dispatch_uid="tracker.accounts.audit.logout")
 def _logged_out(sender, request=None, user=None, **kwargs) -> None:
     security_log.info("auth.logout user=%s", _user_id(user))
 
 
-@receiver(account_signals.password_changed, dispatch_uid="cases.audit.password_changed")
+@receiver(account_signals.password_changed, dispatch_uid="tracker.accounts.audit.password_changed")
 def _password_changed(sender, request=None, user=None, **kwargs) -> None:
     security_log.info("account.password_change user=%s ip=%s", _user_id(user), ip_for_log(request))
 
 
-@receiver(account_signals.password_set, dispatch_uid="cases.audit.password_set")
+@receiver(account_signals.password_set, dispatch_uid="tracker.accounts.audit.password_set")
 def _password_set(sender, request=None, user=None, **kwargs) -> None:
     security_log.info("account.password_set user=%s ip=%s", _user_id(user), ip_for_log(request))
 
 
-@receiver(account_signals.password_reset, dispatch_uid="cases.audit.password_reset")
+@receiver(account_signals.password_reset, dispatch_uid="tracker.accounts.audit.password_reset")
 def _password_reset(sender, request=None, user=None, **kwargs) -> None:
     """A reset proves control of the account's mailbox, so it also lifts a lockout of the account."""
     from axes.utils import reset
@@ -84,27 +84,27 @@ def _password_reset(sender, request=None, user=None, **kwargs) -> None:
     )
 
 
-@receiver(mfa_signals.authenticator_added, dispatch_uid="cases.audit.mfa_added")
+@receiver(mfa_signals.authenticator_added, dispatch_uid="tracker.accounts.audit.mfa_added")
 def _mfa_added(sender, request=None, user=None, authenticator=None, **kwargs) -> None:
     security_log.info(
         "mfa.add type=%s authenticator=%s user=%s", authenticator.type, authenticator.pk, _user_id(user)
     )
 
 
-@receiver(mfa_signals.authenticator_removed, dispatch_uid="cases.audit.mfa_removed")
+@receiver(mfa_signals.authenticator_removed, dispatch_uid="tracker.accounts.audit.mfa_removed")
 def _mfa_removed(sender, request=None, user=None, authenticator=None, **kwargs) -> None:
     # The instance is already deleted (no pk): its type says enough.
     security_log.info("mfa.remove type=%s user=%s", authenticator.type, _user_id(user))
 
 
-@receiver(mfa_signals.authenticator_reset, dispatch_uid="cases.audit.mfa_reset")
+@receiver(mfa_signals.authenticator_reset, dispatch_uid="tracker.accounts.audit.mfa_reset")
 def _mfa_reset(sender, request=None, user=None, authenticator=None, **kwargs) -> None:
     security_log.info(
         "mfa.reset type=%s authenticator=%s user=%s", authenticator.type, authenticator.pk, _user_id(user)
     )
 
 
-@receiver(mfa_signals.authentication_failed, dispatch_uid="cases.audit.mfa_failed")
+@receiver(mfa_signals.authentication_failed, dispatch_uid="tracker.accounts.audit.mfa_failed")
 def _mfa_failed(sender, request=None, user=None, authenticator=None, **kwargs) -> None:
     security_log.info(
         "mfa.failed type=%s user=%s ip=%s",

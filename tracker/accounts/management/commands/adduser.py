@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cases import services
-from cases.roles import ROLE_GROUPS, ensure_groups
+from tracker.accounts.roles import ROLE_GROUPS, ensure_groups
 
 
 class Command(BaseCommand):

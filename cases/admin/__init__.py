@@ -1,0 +1,9 @@
+"""The curators' admin panel: every model, with search, filters, inlines and edit history.
+
+The admin follows the same rules as the web app. Writes that touch more than one row go through
+`services` (publish, return, API keys), visibility comes from `access` (a curator never sees another
+organisation's internal evidence or unpublished assessments here either), and the workflow's derived data
+(a recommendation's current status, an assessment's review state) is never editable by hand.
+"""
+
+from . import apikeys, assessments, base, evidence, reference  # noqa: F401  (registers the ModelAdmins)

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    """Sign-in, second factor, session lifetimes, lockout, invitations, roles and the audit trail."""
+
+    name = "tracker.accounts"
+    label = "accounts"
+    verbose_name = _("Accounts and audit")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers post_migrate (roles: the groups and their permissions), the security log's receivers
+        # (audit) and the deploy check (security).
+        from . import audit, roles, security  # noqa: F401
