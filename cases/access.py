@@ -43,15 +43,18 @@ ANONYMOUS = Viewer()
 
 
 def viewer_for_user(user) -> Viewer:
-    """Signed-in users see public and partners evidence, plus their own organisation's internal evidence."""
+    """Signed-in users see public and partners evidence, plus their own organisation's internal evidence.
+
+    Building a viewer never writes. Every account gets its membership when it is made
+    (`tracker.accounts.services.create_user`); an account without one is no member of anything and sees
+    what an anonymous visitor sees (the views then refuse it).
+    """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return ANONYMOUS
-    from .services import organisation_of
-
     try:
         organisation_id = user.membership.organisation_id
     except Membership.DoesNotExist:
-        organisation_id = organisation_of(user).pk
+        return ANONYMOUS
     return Viewer(
         user=user,
         organisation_id=organisation_id,

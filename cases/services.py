@@ -72,14 +72,18 @@ def _record(assessment: Assessment, from_state: str, to_state: str, actor: User,
     )
 
 
+class NoOrganisation(PermissionDenied):
+    """The account belongs to no organisation: it is refused, never moved into one."""
+
+
 def organisation_of(user: User) -> Organisation:
-    """The user's organisation; users without a membership join the default organisation."""
+    """The user's organisation. Reads only: an account without a membership is refused."""
     cached = user._state.fields_cache.get("membership")
     if cached is not None:
         return cached.organisation
     membership = Membership.objects.select_related("organisation").filter(user=user).first()
     if membership is None:
-        return set_membership(user, default_organisation())
+        raise NoOrganisation(_("This account belongs to no organisation."))
     user.membership = membership
     return membership.organisation
 

@@ -9,9 +9,6 @@ from __future__ import annotations
 import datetime
 from types import SimpleNamespace
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-
 from cases import services
 from cases.models import (
     Addressee,
@@ -25,24 +22,20 @@ from cases.models import (
     StateResponse,
     Theme,
 )
-from tracker.accounts.roles import CURATORS, MONITORS, ensure_groups
+from tracker.accounts.services import create_user
 
 PASSWORD = "correct horse battery staple"
 
 
 def make_user(username: str, *, role: str | None, organisation=None, **extra):
-    if Group.objects.filter(name__in=[CURATORS, MONITORS]).count() != 2:
-        ensure_groups()
-    user = get_user_model().objects.create_user(
-        username=username, email=f"{username}@example.org", password=PASSWORD, **extra
+    return create_user(
+        username,
+        role=role,
+        organisation=organisation or services.default_organisation(),
+        email=f"{username}@example.org",
+        password=PASSWORD,
+        **extra,
     )
-    if role == "curator":
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
-    if role:
-        user.groups.add(Group.objects.get(name=CURATORS if role == "curator" else MONITORS))
-    services.set_membership(user, organisation or services.default_organisation())
-    return user
 
 
 def make_document(slug: str = "xj22", **fields) -> Document:

@@ -15,7 +15,6 @@ we keep (cut to their network, never whole).
 from __future__ import annotations
 
 import ipaddress
-import logging
 import math
 import time
 from urllib.parse import urlencode
@@ -45,8 +44,6 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from tracker.accounts.roles import is_curator
-
-security_log = logging.getLogger("security")
 
 # Authenticators that are a second factor (recovery codes are a fallback for them, not one on their own).
 SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
@@ -262,9 +259,7 @@ class MFAEnforcementMiddleware:
         if url_name in (VERIFY_URL_NAMES if enrolled else SETUP_URL_NAMES):
             return None
 
-        security_log.info(
-            "mfa.required step=%s user=%s path=%s", "verify" if enrolled else "setup", user.pk, request.path
-        )
+        audit.record("mfa.required", actor=user, step="verify" if enrolled else "setup", path=request.path)
         if request.path_info.startswith("/api/"):
             return JsonResponse(
                 {"detail": _("Two-factor authentication is required. Sign in on the web site first.")},
@@ -377,7 +372,7 @@ class SessionLifetimeMiddleware:
     def _expire(request: HttpRequest, reason: str, message: str) -> None:
         user_id = request.user.pk
         logout(request)
-        security_log.info("session.expire reason=%s user=%s", reason, user_id)
+        audit.record("session.expire", actor=_user_ref(user_id), reason=reason)
         messages.info(request, message)
 
 
@@ -388,7 +383,7 @@ class UserSessionsAdapter(DefaultUserSessionsAdapter):
         super().end_sessions(sessions)
         for user_id in sorted({s.user_id for s in sessions}):
             count = sum(1 for s in sessions if s.user_id == user_id)
-            security_log.info("session.end_others user=%s count=%s", user_id, count)
+            audit.record("session.end_others", actor=_user_ref(user_id), count=count)
 
 
 @receiver(pre_save, sender=UserSession, dispatch_uid="tracker.accounts.security.truncate_session_ip")
@@ -410,15 +405,20 @@ class RefusalAuditMiddleware:
         response = self.get_response(request)
         if response.status_code == 403:
             user = getattr(request, "user", None)
-            security_log.info(
-                "refused status=403 method=%s path=%s user=%s ip=%s",
-                request.method,
-                request.path,
-                getattr(user, "pk", None) if user is not None and user.is_authenticated else None,
-                ip_for_log(request),
+            audit.record(
+                "access.refused",
+                actor=user if user is not None and user.is_authenticated else None,
+                status=403,
+                method=request.method,
+                path=request.path,
+                ip=ip_for_log(request),
             )
         return response
 
 
 # Importing this module (it is loaded with the middleware) also connects the audit receivers.
-from . import audit  # noqa: E402, F401
+from . import audit  # noqa: E402
+
+
+def _user_ref(user_id):
+    return audit._user(user_id)

@@ -8,13 +8,13 @@ import getpass
 import sys
 
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cases import services
-from tracker.accounts.roles import ROLE_GROUPS, ensure_groups
+from tracker.accounts.roles import ROLE_GROUPS
+from tracker.accounts.services import create_user
 
 
 class Command(BaseCommand):
@@ -39,19 +39,12 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("Password refused: " + " ".join(exc.messages)) from None
         with transaction.atomic():
-            ensure_groups()
-            user = User.objects.create_user(username=username, email=email, password=password)
-            # Curators use the admin panel, which needs staff status; their permissions come from the group.
-            if role == "curator":
-                user.is_staff = True
-                user.save(update_fields=["is_staff"])
-            user.groups.add(Group.objects.get(name=ROLE_GROUPS[role]))
             org = (
                 services.get_or_create_organisation(organisation)
                 if organisation
                 else services.default_organisation()
             )
-            services.set_membership(user, org)
+            create_user(username, role=role, organisation=org, email=email, password=password)
         self.stdout.write(self.style.SUCCESS(f"Created {role} {username!r} in {org.name!r}."))
 
     def _read_password(self) -> str:

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from cases import services
+from tracker.accounts.services import create_user
 
 
 class Command(BaseCommand):
@@ -26,8 +27,9 @@ class Command(BaseCommand):
         while User.objects.filter(username=username).exists():
             n += 1
             username = f"admin{n}"
-        user = User.objects.create_superuser(username=username, email="", password=password)
-        services.set_membership(user, services.default_organisation())
+        create_user(
+            username, role="operator", organisation=services.default_organisation(), password=password
+        )
         self.stdout.write(
             self.style.WARNING(
                 f"Created superuser {username!r} with password: {password}\n"
