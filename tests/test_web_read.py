@@ -34,16 +34,6 @@ pytestmark = pytest.mark.django_db
 REC = "XJ22-151-i"
 
 
-@pytest.fixture
-def personas(db, monkeypatch):
-    """The shared personas, minus the per-user re-grant of the role groups' permissions: `migrate` already
-    created the groups in the test database, and re-granting them four times was most of the set-up time."""
-    from tests import factories
-
-    monkeypatch.setattr(factories, "ensure_groups", lambda: None)
-    return factories.make_personas()
-
-
 # --- helpers -------------------------------------------------------------------------------------------
 
 

@@ -133,10 +133,9 @@ def record(event: str, *, actor: Any = None, target: Any = None, organisation: A
         target_id=target_id,
         fields=clean,
     )
-    parts = [event]
+    parts = [event, f"user={user_id}"]
     if target_id:
-        parts.append(f"{target_type.rsplit('.', 1)[-1]}={target_id}")
-    parts.append(f"user={user_id}")
+        parts.append(f"target={target_type}:{target_id}")
     if key_prefix:
         parts.append(f"key={key_prefix}")
     parts.extend(f"{k}={v}" for k, v in clean.items())
