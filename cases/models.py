@@ -84,6 +84,15 @@ class IssuingBody(models.TextChoices):
     UPR = "upr", _("UPR Working Group")
     SPECIAL_PROCEDURE = "special_procedure", _("Special procedure")
     HRC = "hrc", _("Human Rights Council")
+    # The other treaty bodies whose concluding observations UHRI publishes (imports, issue 10).
+    CAT = "cat", _("CAT")
+    CCPR = "ccpr", _("Human Rights Committee")
+    CESCR = "cescr", _("CESCR")
+    CEDAW = "cedaw", _("CEDAW")
+    CRC = "crc", _("CRC")
+    CRPD = "crpd", _("CRPD")
+    CMW = "cmw", _("CMW")
+    CED = "ced", _("CED")
     OTHER = "other", _("Other")
 
 
@@ -128,6 +137,9 @@ class Document(TimeStamped):
     issuing_body = models.CharField(_("issuing body"), max_length=32, choices=IssuingBody.choices)
     published_on = models.DateField(_("publication date"))
     url = models.URLField(_("URL"), max_length=2000, blank=True)
+    # Imports: a UPR Working Group report's session and cycle (blank for other documents).
+    session = models.CharField(_("session"), max_length=50, blank=True)
+    cycle = models.CharField(_("cycle"), max_length=50, blank=True)
 
     history = HistoricalRecords()
 
@@ -138,6 +150,10 @@ class Document(TimeStamped):
         constraints = [
             models.CheckConstraint(
                 condition=_in("issuing_body", IssuingBody), name="cases_document_issuing_body_valid"
+            ),
+            # Imports find a document by its UN symbol; two rows with one symbol would split its paragraphs.
+            models.UniqueConstraint(
+                fields=["symbol"], condition=~Q(symbol=""), name="cases_document_unique_symbol"
             ),
         ]
 
@@ -201,6 +217,24 @@ class Recommendation(TimeStamped):
     )
     status_updated_at = models.DateTimeField(_("status updated"), null=True, blank=True)
 
+    # Imports (cases/imports): where the recommendation came from and who made it. Lists of names as the
+    # source spells them; the import folds long-format rows into them.
+    paragraph_variant = models.PositiveSmallIntegerField(
+        _("paragraph variant"),
+        default=0,
+        help_text=_("0, or 1, 2… when the source gives one paragraph number to several different texts."),
+    )
+    recommending_states = models.JSONField(_("recommending States"), default=list, blank=True)
+    states_concerned = models.JSONField(_("States concerned"), default=list, blank=True)
+    affected_persons = models.JSONField(_("affected persons"), default=list, blank=True)
+    external_id = models.CharField(
+        _("external id"), max_length=100, blank=True, help_text=_("UHRI's annotation id, when imported.")
+    )
+    source_url = models.URLField(_("source URL"), max_length=2000, blank=True)
+    # SHA-256 of the normalised text (cases.imports.normalise.text_hash): the import's key of last resort
+    # and how it tells apart different texts that share a paragraph number.
+    text_hash = models.CharField(_("text hash"), max_length=64, blank=True, editable=False)
+
     history = HistoricalRecords()
     objects = RecommendationQuerySet.as_manager()
 
@@ -220,8 +254,16 @@ class Recommendation(TimeStamped):
                 condition=_in("state_response", StateResponse),
                 name="cases_recommendation_state_response_valid",
             ),
+            # A paragraph number names one recommendation, except where the source gives it to several
+            # texts (UPR tables with lost trailing zeros): those are told apart by paragraph_variant.
             models.UniqueConstraint(
-                fields=["document", "paragraph"], name="cases_recommendation_unique_paragraph"
+                fields=["document", "paragraph", "paragraph_variant"],
+                name="cases_recommendation_unique_paragraph",
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~Q(external_id=""),
+                name="cases_recommendation_unique_external_id",
             ),
         ]
         indexes = [
@@ -231,6 +273,8 @@ class Recommendation(TimeStamped):
             models.Index(fields=["implementation_status", "code"], name="cases_rec_impl_status"),
             models.Index(fields=["state_response", "code"], name="cases_rec_state_response"),
             models.Index(fields=["addressee", "code"], name="cases_rec_addressee"),
+            # The import's last-resort key: the same text within a document.
+            models.Index(fields=["document", "text_hash"], name="cases_rec_text_hash"),
         ]
 
     def __str__(self) -> str:
@@ -526,3 +570,70 @@ class ApiKey(TimeStamped):
         from django.utils import timezone
 
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+
+# --- Imports (cases/imports) ---------------------------------------------------------------------------
+
+
+class ThemeMapping(TimeStamped):
+    """A curated mapping from a source's theme name (UHRI's vocabulary) to one of our themes, or to none
+    (`theme` empty: the source theme is dropped on purpose). Imports consult it; they never create themes."""
+
+    source_name = models.CharField(_("source theme"), max_length=300, unique=True)
+    theme = models.ForeignKey(
+        Theme, on_delete=models.CASCADE, null=True, blank=True, related_name="mappings", verbose_name=_("theme")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["source_name"]
+        verbose_name = _("theme mapping")
+        verbose_name_plural = _("theme mappings")
+
+    def __str__(self) -> str:
+        return f"{self.source_name} → {self.theme or '∅'}"
+
+
+class ImportStatus(models.TextChoices):
+    APPLYING = "applying", _("Applying")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportRun(TimeStamped):
+    """One applied import: who, when, which file (name and SHA-256), the counts and the rejected rows. It
+    stays as the import's report; `batches_done` says where a failed run stopped (re-running the same file
+    resumes: finished batches are matched and left unchanged)."""
+
+    file_name = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    format = models.CharField(_("format"), max_length=32)
+    encoding = models.CharField(_("encoding"), max_length=64, blank=True)
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.APPLYING
+    )
+    rows_read = models.PositiveIntegerField(_("rows read"), default=0)
+    batches_done = models.PositiveIntegerField(_("batches done"), default=0)
+    batches_total = models.PositiveIntegerField(_("batches"), default=0)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    rejections = models.JSONField(_("rejected rows"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="import_runs"
+    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="import_runs")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        constraints = [
+            models.CheckConstraint(condition=_in("status", ImportStatus), name="cases_importrun_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.created_at:%Y-%m-%d %H:%M}, {self.get_status_display()})"
