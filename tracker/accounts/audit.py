@@ -71,6 +71,11 @@ EVENTS: dict[str, int] = {
     "apikey.revoke": logging.INFO,
     "apikey.refused": logging.INFO,
     "apikey.throttled": logging.WARNING,
+    # Imports
+    "import.apply": logging.INFO,
+    "import.fail": logging.WARNING,
+    "import.finish": logging.INFO,
+    "import.map_theme": logging.INFO,
     # Operations
     "backup.create": logging.INFO,
     "backup.restore": logging.WARNING,
