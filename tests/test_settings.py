@@ -106,3 +106,51 @@ def test_manage_py_needs_no_secrets_but_the_served_app_does():
     )
     assert served.returncode != 0
     assert "SECRET_KEY must be set" in served.stderr
+
+
+def bare_manage_py(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
+    """`manage.py ARGS` as a developer types it: no DEBUG, SECRET_KEY, ALLOWED_HOSTS or settings module."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_manage_py_never_turns_debug_on_by_itself():
+    """A bare command runs with DEBUG off and a strong key: the deploy checks find neither to warn about."""
+    result = bare_manage_py("check", "--deploy")
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "security.W018" not in output  # DEBUG on
+    assert "security.W009" not in output  # a weak SECRET_KEY
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("runserver", "--noreload", "127.0.0.1:8799"), ("adduser", "nobody", "--role", "monitor")],
+    ids=["runserver", "adduser"],
+)
+def test_manage_py_commands_that_serve_or_sign_still_need_secrets(args):
+    try:
+        result = bare_manage_py(*args, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"manage.py {args[0]} started without SECRET_KEY")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_no_dead_settings():
+    from django.conf import settings
+
+    assert not hasattr(settings, "TRACKER_PUBLIC_PAGES")  # reserved until public pages are built
+    assert all(Path(path).is_dir() for path in settings.LOCALE_PATHS)
+    assert "CACHE_URL" not in (ROOT / "tracker" / "settings.py").read_text()  # the variable is CACHE_LOCATION

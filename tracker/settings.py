@@ -247,7 +247,6 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese")), ("ug", _("Uyghur"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -344,8 +343,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# Caches: per-process memory by default; throttling across processes wants a shared cache (CACHE_URL
-# is not needed for correctness, only for throttle accuracy with several gunicorn workers).
+# Caches: per-process memory by default. CACHE_LOCATION names a database cache table
+# (`manage.py createcachetable`) that every gunicorn worker shares: not needed for correctness, only so the
+# API throttles count across workers.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if os.environ.get("CACHE_LOCATION"):
     CACHES["default"] = {
@@ -353,7 +353,6 @@ if os.environ.get("CACHE_LOCATION"):
         "LOCATION": os.environ["CACHE_LOCATION"],
     }
 
-TRACKER_PUBLIC_PAGES = env_bool("TRACKER_PUBLIC_PAGES", False)
 TRACKER_DEFAULT_ORGANISATION = os.environ.get("TRACKER_DEFAULT_ORGANISATION", "Default organisation")
 
 # Logs in UTC on stderr; the "security" logger is the audit trail of sign-ins, refusals and reviews.
