@@ -506,6 +506,7 @@ def _run_script(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the benchmark runs on a generated SQLite file")
 def test_bench_smoke_run(tmp_path):
     result = _run_script("bench.py", {}, tmp_path, timeout=300)
@@ -531,6 +532,7 @@ def test_bench_smoke_run(tmp_path):
     assert "0 'database is locked'" in table
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the load test runs on a generated SQLite file")
 def test_loadtest_smoke_run(tmp_path):
     result = _run_script(
