@@ -126,17 +126,37 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Timeouts, each below gunicorn's 30 s worker timeout (tracker/gunicorn.conf.py checks): a database that
+# stops answering makes a request fail with an error in seconds instead of hanging its worker until
+# gunicorn kills it, and the new worker hanging again. 0 switches a timeout off.
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+DATABASE_STATEMENT_TIMEOUT = env_int("DATABASE_STATEMENT_TIMEOUT", 20)
+DATABASE_BUSY_TIMEOUT = env_int("DATABASE_BUSY_TIMEOUT", 20)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    # Parameters given in DATABASE_URL (?connect_timeout=…, ?options=…) win over these defaults.
+    options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+    # statement_timeout is enforced by the server: it ends a query the server is slow to answer.
+    options["options"] = f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT * 1000} {options.get('options', '')}".strip()
+    # A server that is gone (packets dropped, not refused) never enforces anything: the kernel drops the
+    # connection when what we sent stays unacknowledged (tcp_user_timeout) or an idle wait gets no answer
+    # to keepalive probes, so a request on a persistent connection fails instead of waiting for minutes.
+    keepalive = max(1, DATABASE_CONNECT_TIMEOUT)
+    options.setdefault("keepalives", 1)
+    options.setdefault("keepalives_idle", keepalive)
+    options.setdefault("keepalives_interval", keepalive)
+    options.setdefault("keepalives_count", 3)
+    options.setdefault("tcp_user_timeout", max(DATABASE_STATEMENT_TIMEOUT, DATABASE_CONNECT_TIMEOUT) * 1000)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on the busy timeout
         # instead of failing with "database is locked" when a read transaction tries to upgrade.
         "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
-        "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-            "PRAGMA busy_timeout=30000;"
-        ),
+        # The busy timeout (sqlite3.connect's `timeout` sets SQLite's busy handler): how long a writer
+        # waits for the write lock before "database is locked", below gunicorn's worker timeout.
+        "timeout": DATABASE_BUSY_TIMEOUT,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
     }
     # Tests use a file, not shared-cache memory, so threads and the browser tests' live server see real
     # SQLite locking (WAL, busy timeout) as production does. One file per test process.
@@ -354,6 +374,10 @@ if os.environ.get("CACHE_LOCATION"):
     }
 
 TRACKER_DEFAULT_ORGANISATION = os.environ.get("TRACKER_DEFAULT_ORGANISATION", "Default organisation")
+# Backups (`manage.py backup`/`restore`) are encrypted with BACKUP_KEY (32 random bytes, urlsafe base64) or,
+# failing that, a key derived from BACKUP_PASSPHRASE; with neither, `backup` refuses to run.
+BACKUP_KEY = os.environ.get("BACKUP_KEY", "")
+BACKUP_PASSPHRASE = os.environ.get("BACKUP_PASSPHRASE", "")
 
 # Logs in UTC on stderr; the "security" logger is the audit trail of sign-ins, refusals and reviews.
 LOGGING = {
