@@ -4,9 +4,9 @@ Sniffing looks at the bytes, never the file name: a ZIP container is an XLSX wor
 "[" or "{" is JSON, anything else must decode as text. Encoding, in order: a byte-order mark (UTF-8, UTF-16
 and UTF-32, as Excel writes them); the whole file decoding as UTF-8; UTF-16 without a mark (every other
 byte zero); then charset-normalizer's guess. Among the single-byte guesses it finds equally plausible it
-often names a cousin (cp1250 for Windows-1252, mac_iceland for Mac Roman), which turns "São" into "Său":
-when Windows-1252 or Mac Roman is among its candidates, that one is taken — they are what Excel writes on
-Windows and macOS in Western locales. The preview shows sample rows as stored so mojibake is visible, and
+often names a cousin (cp1250 for Windows-1252, mac_iceland for Mac Roman), which turns "São" into "Său",
+and it cannot tell Windows-1252 from Mac Roman in a short file: when it proposes a Western single-byte
+encoding, we choose between those two, what Excel writes on Windows and macOS, by which one reads as text. The preview shows sample rows as stored so mojibake is visible, and
 `--encoding` overrides the guess.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -28,8 +29,6 @@ _BOMS = [
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 ]
-# charset-normalizer's name for an encoding → the one we prefer when both are plausible.
-_PREFERRED = {"cp1252": "cp1252", "mac_roman": "mac_roman"}
 
 
 class BadFile(ValueError):
@@ -89,14 +88,36 @@ def detect(path: Path, head: bytes) -> str:
     if not matches:
         raise BadFile(_("The file's encoding could not be recognised: give it with --encoding."))
     names = [m.encoding for m in matches]
-    for name in names:
-        if name in _PREFERRED:
-            return _PREFERRED[name]
-    if any(n.startswith("mac_") for n in names):
-        return "mac_roman"
-    if any(n in ("cp1250", "cp1257", "cp1258", "latin_1", "iso8859_15") for n in names):
-        return "cp1252"
+    western = ("cp1250", "cp1252", "cp1257", "cp1258", "latin_1", "iso8859_15")
+    if any(n in western or n.startswith("mac_") for n in names):
+        return _windows_or_mac(head)
     return names[0]
+
+
+# Typographic quotes, dashes, ellipsis, guillemets and the euro sign: common in text, not symbols.
+_PUNCTUATION = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00ab\u00bb\u20ac"
+
+
+def _windows_or_mac(data: bytes) -> str:
+    """Windows-1252 or Mac Roman, whichever reads more like Western text: a non-ASCII character should be
+    a lowercase letter or typographic punctuation, not an uppercase letter inside a word or a symbol."""
+    scores = {}
+    for name in ("cp1252", "mac_roman"):
+        try:
+            text = data.decode(name)
+        except UnicodeDecodeError:
+            scores[name] = float("-inf")  # Windows-1252 leaves five bytes undefined
+            continue
+        score, previous = 0, " "
+        for char in text:
+            if ord(char) > 127:
+                if char.islower() or char in _PUNCTUATION:
+                    score += 1
+                elif (char.isupper() and previous.islower()) or unicodedata.category(char)[0] in "SC":
+                    score -= 1
+            previous = char
+        scores[name] = score
+    return max(scores, key=lambda n: (scores[n], n == "cp1252"))
 
 
 def _is_utf8(path: Path) -> bool:

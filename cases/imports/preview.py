@@ -487,7 +487,7 @@ class _Matcher:
         by_digest: dict[str, list[Recommendation]] = defaultdict(list)
         for r in existing:
             by_para[r.paragraph].append(r)
-            by_digest[r.text_hash or text_hash(r.text)].append(r)
+            by_digest[text_hash(r.text)].append(r)
 
         def take(c: Candidate, r: Recommendation | None) -> None:
             if r is not None:
@@ -524,7 +524,7 @@ class _Matcher:
             rest = []
             for c in cands:
                 r = next(
-                    (r for r in olds if r.pk not in used and (r.text_hash or text_hash(r.text)) == c.digest),
+                    (r for r in olds if r.pk not in used and (text_hash(r.text)) == c.digest),
                     None,
                 )
                 if r is not None:
@@ -571,7 +571,9 @@ class _Matcher:
         have = {t.pk for t in r.themes.all()}
         if any(pk not in have for pk in c.theme_ids):
             changes.append("themes")
-        if r.text_hash != c.digest:
+        # The hash is bookkeeping: a row imported before it existed (or typed in the admin) is not
+        # "changed" by lacking it; it is written along with any real change.
+        if changes and r.text_hash != c.digest:
             changes.append("text_hash")
         c.changes = changes
         c.action = "update" if changes else "unchanged"

@@ -90,17 +90,20 @@ def xlsx_rows(path: Path, sheet: str | None = None) -> Iterator[tuple[int, list[
     import zipfile
 
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
-    try:
-        # read_only streams the sheet's XML: memory stays flat however many rows.
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise BadFile(
-            _("This is not a readable XLSX workbook (%(e)s).") % {"e": type(exc).__name__}
-        ) from None
-    try:
-        worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
-        for number, cells in enumerate(worksheet.iter_rows(values_only=True), start=1):
-            yield number, list(cells)
-    finally:
-        workbook.close()
+    # A file object, not the path: openpyxl judges a path by its extension, and an upload's name says nothing.
+    with open(path, "rb") as f:
+        try:
+            # read_only streams the sheet's XML: memory stays flat however many rows.
+            workbook = load_workbook(f, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+            raise BadFile(
+                _("This is not a readable XLSX workbook (%(e)s).") % {"e": type(exc).__name__}
+            ) from None
+        try:
+            worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
+            for number, cells in enumerate(worksheet.iter_rows(values_only=True), start=1):
+                yield number, list(cells)
+        finally:
+            workbook.close()
