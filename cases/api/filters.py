@@ -12,12 +12,14 @@ import re
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from rest_framework.filters import OrderingFilter
 
+from cases import access
 from cases import filters as web_filters
 from cases.models import (
     Assessment,
@@ -26,7 +28,6 @@ from cases.models import (
     Evidence,
     ImplementationStatus,
     IssuingBody,
-    ReviewState,
     StateResponse,
     Theme,
 )
@@ -89,7 +90,15 @@ class ApiFilterSet(django_filters.FilterSet):
         bad = _no_nul(self.data) if hasattr(self.data, "getlist") else None
         if bad:
             self.form.is_valid()  # builds cleaned_data and errors before we add ours
-            self.form.add_error(None, _("Parameter “%(name)s” contains a NUL character.") % {"name": bad})
+            # The name goes in as a parameter, never into the message itself: django-filter applies
+            # `message % params` when it turns form errors into the API's, so a `%` in a name formatted in
+            # here would be formatted again (a 500 for `?%25x=%00`).
+            self.form.add_error(
+                None,
+                ValidationError(
+                    _("Parameter “%(name)s” contains a NUL character."), code="nul", params={"name": bad}
+                ),
+            )
             return False
         return super().is_valid()
 
@@ -119,11 +128,14 @@ class StableOrderingFilter(OrderingFilter):
         ]
 
 
-def _ids_with_changed_evidence(value, owner: str):
-    """Ids of the recommendations (or assessments) linked to evidence changed since `value`. Uncorrelated, so
-    the database runs it once (from the evidence `updated_at` index), not once per row."""
+def _ids_with_changed_evidence(value, owner: str, request):
+    """Ids of the recommendations (or assessments) linked to evidence changed since `value` that the
+    requester may see: a change to evidence it may not see (another organisation's internal source) is no
+    change for it, and must not show. Uncorrelated, so the database runs it once (from the evidence
+    `updated_at` index), not once per row."""
     through = Evidence.recommendations.through if owner == "recommendation" else Assessment.evidence.through
-    return through.objects.filter(evidence__updated_at__gte=value).values(f"{owner}_id")
+    visible = access.evidence_q(access.viewer_for_request(request), prefix="evidence__")
+    return through.objects.filter(visible, evidence__updated_at__gte=value).values(f"{owner}_id")
 
 
 class RecommendationFilter(ApiFilterSet, web_filters.RecommendationFilter):
@@ -133,11 +145,11 @@ class RecommendationFilter(ApiFilterSet, web_filters.RecommendationFilter):
     def filter_updated_since(self, queryset, name, value):
         # Publishing and linking evidence already touch the recommendation (services); evidence edited later
         # (a corrected title, a new archive link) does not, so it is looked up here too.
-        published = Assessment.objects.filter(review_state=ReviewState.PUBLISHED, updated_at__gte=value)
+        published = Assessment.objects.published().filter(updated_at__gte=value)
         return queryset.filter(
             Q(updated_at__gte=value)
             | Q(pk__in=published.values("recommendation_id"))
-            | Q(pk__in=_ids_with_changed_evidence(value, "recommendation"))
+            | Q(pk__in=_ids_with_changed_evidence(value, "recommendation", self.request))
         )
 
 
@@ -181,7 +193,7 @@ class AssessmentFilter(ApiFilterSet):
     def filter_updated_since(self, queryset, name, value):
         # The evidence list and the withheld count change when a cited source is edited or reclassified.
         return queryset.filter(
-            Q(updated_at__gte=value) | Q(pk__in=_ids_with_changed_evidence(value, "assessment"))
+            Q(updated_at__gte=value) | Q(pk__in=_ids_with_changed_evidence(value, "assessment", self.request))
         )
 
 
