@@ -181,3 +181,78 @@ def get_recommendation(code: str) -> Recommendation:
         return Recommendation.objects.select_related("document", "state_claim").get(code=code)
     except Recommendation.DoesNotExist:
         raise Http404 from None
+
+
+# --- Accounts
+
+
+def visible_users(viewer: Viewer, queryset: QuerySet | None = None) -> QuerySet:
+    """The accounts a viewer may see and administer: a superuser sees all; a curator her own
+    organisation's members; anybody else none."""
+    from django.contrib.auth import get_user_model
+
+    queryset = get_user_model().objects.all() if queryset is None else queryset
+    if viewer.user is not None and getattr(viewer.user, "is_superuser", False):
+        return queryset
+    if not viewer.is_curator:
+        return queryset.none()
+    return queryset.filter(membership__organisation_id=viewer.organisation_id)
+
+
+# --- Admin scoping
+
+
+def is_operator(viewer: Viewer) -> bool:
+    """Instance operators (active superusers) administer every organisation; nobody else does."""
+    user = viewer.user
+    return bool(user is not None and getattr(user, "is_superuser", False) and user.is_active)
+
+
+def viewer_for_admin(user) -> Viewer:
+    """The admin's viewer: a member as everywhere else. An operator without a membership is still herself
+    (not the anonymous viewer), so `is_operator` recognises her."""
+    viewer = viewer_for_user(user)
+    if viewer.user is None and getattr(user, "is_superuser", False) and user.is_active:
+        return Viewer(user=user, levels=(Confidentiality.PUBLIC, Confidentiality.PARTNERS))
+    return viewer
+
+
+def owned_q(viewer: Viewer, path: str = "organisation") -> Q:
+    """The rows an organisation owns (evidence, assessments, their transitions, keys) that this viewer
+    administers: her own organisation's; an operator's, all. `path` leads to the owning organisation."""
+    if is_operator(viewer):
+        return Q()
+    if not viewer.member or not viewer.organisation_id:
+        return Q(pk__in=[])
+    return Q(**{f"{path}_id": viewer.organisation_id})
+
+
+def owned(viewer: Viewer, queryset: QuerySet, path: str = "organisation") -> QuerySet:
+    """`queryset` cut to the rows the viewer's organisation owns (operators: unchanged)."""
+    return queryset.filter(owned_q(viewer, path))
+
+
+def administers(viewer: Viewer, organisation_id: int | None) -> bool:
+    """May the viewer change what this organisation owns? Its own members (curators, in the admin) and
+    operators only; reading is decided by the visibility functions above."""
+    return is_operator(viewer) or (viewer.member and organisation_id == viewer.organisation_id)
+
+
+def admin_evidence(viewer: Viewer, queryset: QuerySet | None = None) -> QuerySet:
+    """Evidence listed in the admin: what the viewer may see anywhere else (operators: all)."""
+    queryset = Evidence.objects.all() if queryset is None else queryset
+    return queryset if is_operator(viewer) else visible_evidence(viewer, queryset)
+
+
+def admin_evidence_versions(viewer: Viewer, versions: QuerySet) -> QuerySet:
+    """Historical versions of evidence the viewer may see. Each version is judged by the confidentiality
+    and holder it had then, so text that was internal to another organisation stays hidden after the item
+    is redacted and made public."""
+    return versions if is_operator(viewer) else versions.filter(evidence_q(viewer))
+
+
+def admin_assessments(viewer: Viewer, queryset: QuerySet | None = None) -> QuerySet:
+    """Assessments listed in the admin: published ones and the viewer's own organisation's (operators:
+    all). Their review trail (transitions, return comments) is the owning organisation's alone: `owned`."""
+    queryset = Assessment.objects.all() if queryset is None else queryset
+    return queryset if is_operator(viewer) else visible_assessments(viewer, queryset)

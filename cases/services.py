@@ -276,8 +276,26 @@ def resubmit_assessment(assessment: Assessment, *, author: User, **changes) -> A
 def _check_reviewer(assessment: Assessment, reviewer: User) -> None:
     if not is_curator(reviewer):
         raise PermissionDenied(_("Only curators review assessments."))
-    if assessment.author_id == reviewer.pk:
+    # Four eyes compares people, not rows: an account the reviewer made (invited) or whose credentials she
+    # reset may be her own second identity (tracker.accounts.services.linked_accounts).
+    from tracker.accounts.services import linked_accounts
+
+    link = linked_accounts(reviewer, assessment.author_id)
+    if link == "self":
         raise TransitionError(_("Four eyes: a curator cannot review their own assessment."), code="four_eyes")
+    if link == "invited":
+        raise TransitionError(
+            _("Four eyes: a curator cannot review the work of an account she invited, or that invited her."),
+            code="four_eyes",
+        )
+    if link == "reset":
+        raise TransitionError(
+            _(
+                "Four eyes: a curator cannot review the work of an account whose sign-in she reset, "
+                "or that reset hers."
+            ),
+            code="four_eyes",
+        )
 
 
 def _refresh(stale: Assessment, fresh: Assessment) -> None:

@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError
 
 from cases.models import Organisation
+from tracker.accounts.models import AccountOrigin, AuditEvent
 from tracker.accounts.roles import is_curator, is_monitor
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,14 @@ def test_adduser_monitor_reads_password_from_stdin():
     assert is_monitor(user) and not is_curator(user)
     assert not user.is_staff
     assert user.membership.organisation.name == "Default organisation"
+    # Made by an operator on the command line: nobody is recorded as its maker, and the audit trail has it.
+    assert AccountOrigin.objects.get(user=user).created_by is None
+    event = AuditEvent.objects.get(event="user.create", target_id=str(user.pk))
+    assert (event.actor, event.organisation, event.fields) == (
+        None,
+        user.membership.organisation,
+        {"role": "monitor"},
+    )
 
 
 def test_adduser_curator_in_named_organisation_gets_admin_access():
@@ -40,6 +49,8 @@ def test_adduser_curator_in_named_organisation_gets_admin_access():
     assert is_curator(user)
     assert user.membership.organisation == Organisation.objects.get(name="Uyghur Human Rights Project")
     assert user.has_perm("cases.change_recommendation")
+    event = AuditEvent.objects.get(event="user.create", target_id=str(user.pk))
+    assert (event.target_type, event.fields) == ("auth.user", {"role": "curator"})
 
 
 @pytest.mark.parametrize(
@@ -55,6 +66,7 @@ def test_adduser_refuses_bad_passwords_and_creates_nothing(stdin, message):
     with pytest.raises(CommandError, match=message):
         _adduser("amina", "--role", "monitor", stdin=stdin)
     assert not get_user_model().objects.filter(username="amina").exists()
+    assert not AuditEvent.objects.filter(event="user.create").exists()
 
 
 def test_adduser_refuses_duplicates_and_unknown_roles():
@@ -76,6 +88,7 @@ def test_bootstrap_admin_creates_one_superuser_once():
     call_command("bootstrap_admin", stdout=again)
     assert "password" not in again.getvalue()
     assert get_user_model().objects.filter(is_superuser=True).count() == 1
+    assert AuditEvent.objects.filter(event="user.create", fields={"role": "operator"}).count() == 1
 
 
 def test_healthz_ok(client):

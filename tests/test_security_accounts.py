@@ -65,6 +65,14 @@ def security_lines(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "security"]
 
 
+def audit_rows(event: str, *, actor) -> list[dict]:
+    """The details of `actor`'s AuditEvent rows of `event`, oldest first: the row the log line stands for."""
+    from tracker.accounts.models import AuditEvent
+
+    rows = AuditEvent.objects.filter(event=event, actor=actor).order_by("pk")
+    return [row.fields for row in rows]
+
+
 def messages_of(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -203,7 +211,7 @@ class TestTwoFactorEnforcement:
         assert "Accountability Tracker administration" in admin.content.decode()
         assert client.get(DASHBOARD).status_code == 200
         lines = security_lines(security_log)
-        assert f"mfa.failed type=totp user={personas.carol.pk} ip=127.0.0.0/24" in lines
+        assert f"mfa.failed user={personas.carol.pk} type=totp ip=127.0.0.0/24" in lines
         assert f"auth.login user={personas.carol.pk} methods=password+mfa:totp ip=127.0.0.0/24" in lines
 
     def test_password_only_session_of_an_enrolled_curator_must_confirm_the_second_factor(self, personas):
@@ -288,9 +296,10 @@ def test_setting_up_totp_counts_as_the_second_factor_for_the_session(security_lo
     authenticator = Authenticator.objects.get(user=carol, type="totp")
     assert totp_secret(authenticator) == secret
     assert client.get(ADMIN).status_code == 200
-    assert f"mfa.add type=totp authenticator={authenticator.pk} user={carol.pk}" in security_lines(
+    assert f"mfa.add user={carol.pk} type=totp authenticator={authenticator.pk}" in security_lines(
         security_log
     )
+    assert {"type": "totp", "authenticator": authenticator.pk} in audit_rows("mfa.add", actor=carol)
 
 
 # --- Sessions -----------------------------------------------------------------------------------------------
@@ -320,7 +329,8 @@ class TestSessionLifetime:
         assert response.status_code == 302
         assert response["Location"].startswith(LOGIN)
         assert any("inactivity" in m for m in messages_of(response))
-        assert f"session.expire reason=idle user={personas.alice.pk}" in security_lines(security_log)
+        assert f"session.expire user={personas.alice.pk} reason=idle" in security_lines(security_log)
+        assert audit_rows("session.expire", actor=personas.alice) == [{"reason": "idle"}]
         with clock(89 * MINUTE):
             assert client.get(DASHBOARD).status_code == 302  # the session is gone, not just refused once
 
@@ -337,7 +347,8 @@ class TestSessionLifetime:
             response = client.get(DASHBOARD)
         assert response["Location"].startswith(LOGIN)
         assert any("maximum length" in m for m in messages_of(response))
-        assert f"session.expire reason=absolute user={personas.alice.pk}" in security_lines(security_log)
+        assert f"session.expire user={personas.alice.pk} reason=absolute" in security_lines(security_log)
+        assert audit_rows("session.expire", actor=personas.alice) == [{"reason": "absolute"}]
 
     def test_activity_is_written_at_most_once_a_minute(self, personas):
         client = Client()
@@ -370,6 +381,7 @@ class TestSignOutEverywhere:
         assert laptop.get(DASHBOARD).status_code == 200
         assert UserSession.objects.filter(user=personas.alice).count() == 1
         assert f"session.end_others user={personas.alice.pk} count=1" in security_lines(security_log)
+        assert audit_rows("session.end_others", actor=personas.alice) == [{"count": 1}]
 
 
 # --- Brute force --------------------------------------------------------------------------------------------
@@ -471,6 +483,9 @@ class TestLockout:
         assert f"account.password_reset user={personas.alice.pk} unlocked=True ip=127.0.0.0/24" in (
             security_lines(security_log)
         )
+        assert audit_rows("account.password_reset", actor=personas.alice) == [
+            {"unlocked": True, "ip": "127.0.0.0/24"}
+        ]
 
     def test_what_was_typed_is_never_stored(self, personas):
         fail(Client(), PASSWORD, 1)  # a password typed into the login field
@@ -525,11 +540,28 @@ class TestAuditLog:
         )
         assert f"auth.login user={alice.pk} methods=password ip=203.0.113.0/24" in lines
         assert f"account.password_change user={alice.pk} ip=203.0.113.0/24" in lines
-        assert f"refused status=403 method=GET path=/admin/login/ user={alice.pk} ip=203.0.113.0/24" in lines
+        assert (
+            f"access.refused user={alice.pk} status=403 method=GET path=/admin/login/ ip=203.0.113.0/24"
+            in lines
+        )
         assert f"auth.logout user={alice.pk}" in lines
         assert any(line.startswith(f"auth.lockout user={carol.pk} login=") for line in lines)
 
+        # The same events as append-only rows, attributed to the account's organisation.
+        assert audit_rows("auth.login", actor=alice) == [{"methods": "password", "ip": "203.0.113.0/24"}]
+        assert audit_rows("account.password_change", actor=alice) == [{"ip": "203.0.113.0/24"}]
+        assert audit_rows("auth.logout", actor=alice) == [{}]
+        assert audit_rows("access.refused", actor=alice) == [
+            {"status": 403, "method": "GET", "path": "/admin/login/", "ip": "203.0.113.0/24"}
+        ]
+        assert len(audit_rows("auth.lockout", actor=carol)) == 1
+        from tracker.accounts.models import AuditEvent
+
+        assert set(AuditEvent.objects.filter(actor=alice).values_list("organisation", flat=True)) == {
+            personas.org.pk
+        }
         everything = security_log.text + "\n".join(lines)
+        everything += "\n".join(str(row) for row in AuditEvent.objects.values_list("fields", flat=True))
         for secret in (PASSWORD, "wrong password, twice wrong", "a brand new passphrase", "203.0.113.77"):
             assert secret not in everything
 
@@ -539,7 +571,8 @@ class TestAuditLog:
         confirm_password(client)
         client.post(reverse("mfa_deactivate_totp"))
         lines = security_lines(security_log)
-        assert f"mfa.remove type=totp user={personas.alice.pk}" in lines
+        assert f"mfa.remove user={personas.alice.pk} type=totp" in lines
+        assert audit_rows("mfa.remove", actor=personas.alice) == [{"type": "totp"}]
         assert not Authenticator.objects.filter(pk=authenticator.pk).exists()
 
     def test_records_carry_a_utc_timestamp(self, personas):

@@ -46,6 +46,8 @@ EVENTS: dict[str, int] = {
     "user.change": logging.INFO,
     "user.deactivate": logging.WARNING,
     "user.invite": logging.INFO,
+    "user.mfa_reset": logging.WARNING,
+    "user.password_reset_sent": logging.WARNING,
     "invitation.accept": logging.INFO,
     "invitation.revoke": logging.INFO,
     "invitation.refused": logging.WARNING,

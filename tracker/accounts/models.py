@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -72,3 +74,185 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditTrailImmutable(_("Audit events are append-only."))
+
+
+# --- Accounts that are people ----------------------------------------------------------------------------
+
+
+class InvitedRole(models.TextChoices):
+    """The roles an invitation can carry (operators are made on the command line, never invited)."""
+
+    MONITOR = "monitor", _("monitor")
+    CURATOR = "curator", _("curator")
+
+
+class InvitationState(models.TextChoices):
+    PENDING = "pending", _("pending")
+    EXPIRED = "expired", _("expired")
+    ACCEPTED = "accepted", _("accepted")
+    REVOKED = "revoked", _("revoked")
+
+
+class InvitationQuerySet(models.QuerySet):
+    def open(self):
+        """Neither accepted nor revoked (possibly expired): at most one per address and organisation."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+
+
+class Invitation(models.Model):
+    """A one-time link that lets a person make their own account in `organisation` with `role`.
+
+    Only the SHA-256 of the link's token is stored: the link itself is in the e-mail alone. Written by
+    `tracker.accounts.services` (invite, accept, revoke), never edited in place otherwise.
+    """
+
+    organisation = models.ForeignKey(
+        "cases.Organisation",
+        on_delete=models.PROTECT,
+        related_name="invitations",
+        verbose_name=_("organisation"),
+    )
+    role = models.CharField(_("role"), max_length=16, choices=InvitedRole.choices)
+    email = models.EmailField(_("e-mail address"))
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("invited by"),
+    )
+    token_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    # The account the invitation made (set together with accepted_at).
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invitation",
+        verbose_name=_("account"),
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            models.UniqueConstraint(fields=["token_hash"], name="accounts_invitation_token_hash_unique"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=InvitedRole.values), name="accounts_invitation_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(accepted_at__isnull=True) | models.Q(revoked_at__isnull=True),
+                name="accounts_invitation_accepted_or_revoked",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(accepted_at__isnull=True, user__isnull=True)
+                | models.Q(accepted_at__isnull=False),
+                name="accounts_invitation_account_only_when_accepted",
+            ),
+            # Inviting an address again revokes its earlier link first (services.invite).
+            models.UniqueConstraint(
+                Lower("email"),
+                "organisation",
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="accounts_invitation_one_open_per_address",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_role_display()})"
+
+    def state(self, now=None) -> str:
+        if self.accepted_at is not None:
+            return InvitationState.ACCEPTED
+        if self.revoked_at is not None:
+            return InvitationState.REVOKED
+        if self.expires_at <= (now or timezone.now()):
+            return InvitationState.EXPIRED
+        return InvitationState.PENDING
+
+
+class AccountOrigin(models.Model):
+    """Who made an account: the inviter, or nobody (an operator's `adduser`, the system). Written once, by
+    `create_user`. The four-eyes rule reads it: a curator may not review the work of an account she made."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="origin",
+        verbose_name=_("account"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("account origin")
+        verbose_name_plural = _("account origins")
+        indexes = [
+            # The four-eyes check: "did this reviewer make the author's account?"
+            models.Index(fields=["created_by"], name="accounts_origin_created_by"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ← {self.created_by_id or '-'}"
+
+
+class CredentialResetKind(models.TextChoices):
+    PASSWORD = "password", _("password reset e-mail sent")
+    EMAIL = "email", _("e-mail address changed")
+    MFA = "mfa", _("second factor removed")
+
+
+class CredentialReset(models.Model):
+    """Someone else touched how an account signs in: sent it a password reset, changed the address such
+    resets go to, or removed its second factor. Append-only; the four-eyes rule reads it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="credential_resets",
+        verbose_name=_("account"),
+    )
+    reset_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reset by"),
+    )
+    kind = models.CharField(_("what"), max_length=16, choices=CredentialResetKind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("credential reset")
+        verbose_name_plural = _("credential resets")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=CredentialResetKind.values), name="accounts_credreset_kind_valid"
+            ),
+        ]
+        indexes = [
+            # The four-eyes check: "did this reviewer reset the author's credentials?"
+            models.Index(fields=["user", "reset_by"], name="accounts_credreset_user_by"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} ← {self.reset_by_id or '-'}"

@@ -20,10 +20,19 @@ _CASES_MODELS = [
     "membership",
 ]
 _MONITOR_PERMS = [f"cases.view_{m}" for m in _CASES_MODELS] + ["cases.add_evidence", "cases.add_assessment"]
+# Organisations and memberships are run by superusers: a curator who could re-point her membership would
+# read another organisation's work. Accounts are made by invitation, never added in the admin.
+_CROSS_ORGANISATION = {"organisation", "membership"}
 _CURATOR_PERMS = (
-    [f"cases.{action}_{m}" for m in _CASES_MODELS for action in ("view", "add", "change", "delete")]
+    [
+        f"cases.{action}_{m}"
+        for m in _CASES_MODELS
+        for action in ("view", "add", "change", "delete")
+        if action == "view" or m not in _CROSS_ORGANISATION
+    ]
     + ["cases.view_assessmenttransition", "cases.view_apikey", "cases.add_apikey", "cases.change_apikey"]
-    + ["auth.view_user", "auth.add_user", "auth.change_user", "auth.view_group"]
+    + ["auth.view_user", "auth.change_user", "auth.view_group"]
+    + ["accounts.view_invitation", "accounts.add_invitation", "accounts.view_auditevent"]
     # Unlocking an account after a lockout (django-axes): curators delete the access attempt.
     + ["axes.view_accessattempt", "axes.delete_accessattempt"]
 )
