@@ -22,12 +22,15 @@ install: $(STAMP)
 
 # Re-resolve pyproject.toml's ranges (runtime and the test extra) into the lock, with every file's hash, for
 # all platforms and Python >= 3.11. Versions already in the lock are kept unless a range excludes them;
-# `make lock LOCK_ARGS=--upgrade` takes the newest allowed. Then `make install` and commit the lock.
+# `make lock LOCK_ARGS=--upgrade` takes the newest allowed. requirements-deploy.lock is the runtime part
+# alone, at the same versions, for production installs. Then `make install` and commit both files.
+LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --custom-compile-command "make lock" --quiet
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --universal --python-version 3.11 \
-		--custom-compile-command "make lock" --quiet $(LOCK_ARGS) -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra test $(LOCK_FLAGS) $(LOCK_ARGS) -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) --constraint $(LOCK) -o requirements-deploy.lock
+	$(BIN)/python .ci/check-lock.py
 
 run: $(STAMP)
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput -v 0
