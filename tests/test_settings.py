@@ -1,6 +1,8 @@
 """Production configuration fails closed, and every response carries the security headers."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +156,103 @@ def test_no_dead_settings():
     assert not hasattr(settings, "TRACKER_PUBLIC_PAGES")  # reserved until public pages are built
     assert all(Path(path).is_dir() for path in settings.LOCALE_PATHS)
     assert "CACHE_URL" not in (ROOT / "tracker" / "settings.py").read_text()  # the variable is CACHE_LOCATION
+
+
+# --- Database timeouts (issue 15, finding 6) ------------------------------------------------------------
+
+PG_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def database_settings(env: dict, probe: str = "") -> dict:
+    """DATABASES["default"] (engine, options) as the settings build them from `env`, in a fresh process;
+    with `probe`, a query run on a real connection and its first value as "probe"."""
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "from django.db import connection; d = s.DATABASES['default']; "
+        "out = {'ENGINE': d['ENGINE'], 'OPTIONS': d['OPTIONS']}; "
+        f"probe = {probe!r}\n"
+        "if probe:\n"
+        "    c = connection.cursor(); c.execute(probe); out['probe'] = c.fetchone()[0]\n"
+        "print(json.dumps(out, default=str))"
+    )
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DATABASE_") and k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}
+    }
+    clean.update(
+        SECRET_KEY=STRONG, ALLOWED_HOSTS="tracker.example.org", DJANGO_SETTINGS_MODULE="tracker.settings"
+    )
+    clean.update(env)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def test_postgresql_gets_connect_and_statement_timeouts_by_default():
+    options = database_settings({"DATABASE_URL": PG_URL})["OPTIONS"]
+    assert options["connect_timeout"] == 5
+    assert options["options"] == "-c statement_timeout=20000"
+    # A server that silently drops packets is noticed by the kernel below gunicorn's 30 s worker timeout.
+    assert options["keepalives"] == 1
+    assert options["keepalives_idle"] * (1 + options["keepalives_count"]) < 30
+    assert options["tcp_user_timeout"] < 30_000
+
+
+def test_postgresql_timeouts_come_from_the_environment():
+    options = database_settings(
+        {"DATABASE_URL": PG_URL, "DATABASE_CONNECT_TIMEOUT": "2", "DATABASE_STATEMENT_TIMEOUT": "7"}
+    )["OPTIONS"]
+    assert options["connect_timeout"] == 2
+    assert options["options"] == "-c statement_timeout=7000"
+    assert options["tcp_user_timeout"] == 7000
+
+
+def test_parameters_in_the_database_url_are_kept_and_win():
+    options = database_settings(
+        {
+            "DATABASE_URL": PG_URL
+            + "?connect_timeout=9&options=-c%20statement_timeout%3D1000%20-c%20lock_timeout%3D500"
+        }
+    )["OPTIONS"]
+    assert options["connect_timeout"] == 9
+    # PostgreSQL applies the last -c of a name: the URL's own value, after the default.
+    assert options["options"] == "-c statement_timeout=20000 -c statement_timeout=1000 -c lock_timeout=500"
+
+
+def test_postgresql_connection_runs_with_the_statement_timeout():
+    if not postgres_reachable():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    env = {"DATABASE_URL": PG_URL, "DATABASE_STATEMENT_TIMEOUT": "7"}
+    assert database_settings(env, probe="SHOW statement_timeout")["probe"] == "7s"
+    assert database_settings({"DATABASE_URL": PG_URL}, probe="SHOW statement_timeout")["probe"] == "20s"
+
+
+def test_sqlite_busy_timeout_is_below_gunicorns_worker_timeout(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    default = database_settings({"DATABASE_URL": url}, probe="PRAGMA busy_timeout")
+    assert default["OPTIONS"]["timeout"] == 20
+    # What the connection really uses (no PRAGMA in init_command overriding it).
+    assert default["probe"] == 20_000
+    assert default["probe"] < gunicorn_timeout() * 1000
+    changed = database_settings(
+        {"DATABASE_URL": url, "DATABASE_BUSY_TIMEOUT": "3"}, probe="PRAGMA busy_timeout"
+    )
+    assert changed["probe"] == 3000
+
+
+def gunicorn_timeout() -> int:
+    """The worker timeout of the deployment's gunicorn configuration."""
+    namespace: dict = {}
+    exec(compile((ROOT / "tracker" / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)  # noqa: S102
+    return namespace["timeout"]
