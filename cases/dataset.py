@@ -25,8 +25,13 @@ How it loads, all in one transaction (any error: nothing is written):
   A row is saved only when a value differs, so a reload leaves `updated_at` and the history untouched.
 - Links (a recommendation's themes, the recommendations a source supports) are only added, never removed:
   a curator's additions survive a reload; removing a link is a curation act in the admin.
-- Evidence is created through `services.add_evidence`, held by the default organisation. A reload never
-  loosens an existing source's confidentiality and never edits a source another organisation holds.
+- Evidence is created, changed and linked through `services.add_evidence`, `change_evidence` and
+  `link_evidence`, held by the default organisation. A reload never loosens an existing source's
+  confidentiality, never edits or links a source another organisation holds, and never changes the URL,
+  title, excerpt, date or confidentiality of a source a published assessment cites (it says so instead).
+- Addresses go through the one validator (`cases.validators`): normalised as the forms store them, refused
+  as the forms refuse them (other schemes, control, bidirectional or invisible characters), and lookalike
+  or punycode hosts reported as warnings. Titles refuse the same characters.
 - Assessments go through the review workflow like anyone's: `submit_assessment` by the system account
   `system-author`, then `publish_assessment` by `system-reviewer` (a curator), so the four-eyes rule, the
   transition rows and the recomputed current status hold for the data set too. An assessment already
@@ -47,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -60,6 +66,7 @@ from tracker.accounts.roles import CURATORS, ensure_groups
 
 from . import services
 from .models import (
+    FROZEN_WHEN_CITED,
     Addressee,
     Assessment,
     Basis,
@@ -75,6 +82,7 @@ from .models import (
     StateResponse,
     Theme,
 )
+from .validators import host_warnings, normalise_url, validate_plain_text
 
 FORMAT = "accountability-tracker/dataset"
 VERSION = 1
@@ -105,6 +113,46 @@ def _text(*, blank: bool = False) -> Parser:
         return value
 
     return parse
+
+
+def _plain(*, blank: bool = False) -> Parser:
+    """A one-line text such as a title: no control, bidirectional or invisible characters."""
+    text = _text(blank=blank)
+
+    def parse(value: Any, where: str) -> str:
+        value = text(value, where)
+        try:
+            validate_plain_text(value)
+        except ValidationError as exc:
+            raise _fail(where, " ".join(exc.messages)) from None
+        return value
+
+    return parse
+
+
+def _url(*, blank: bool = False) -> Parser:
+    """A web address, normalised by the one validator (cases.validators) so it matches what the forms and
+    the admin store; refused as they refuse it. Lookalike hosts are reported by the Loader, not refused."""
+    text = _text(blank=blank)
+
+    def parse(value: Any, where: str) -> str:
+        value = text(value, where)
+        if blank and not value.strip():
+            return ""
+        try:
+            return normalise_url(value)
+        except ValidationError as exc:
+            raise _fail(where, " ".join(exc.messages)) from None
+
+    return parse
+
+
+def _urls(value: Any, where: str) -> list[str]:
+    urls = [_url()(item, f"{where}[{i}]") for i, item in enumerate(_strings(value, where))]
+    duplicates = sorted({u for u in urls if urls.count(u) > 1})
+    if duplicates:
+        raise _fail(where, f"listed twice: {', '.join(duplicates)}.")
+    return urls
 
 
 def _integer(value: Any, where: str) -> int:
@@ -172,11 +220,11 @@ def _unique(items: list[dict], key: str, where: str) -> None:
 
 DOCUMENT = {
     "slug": _text(),
-    "title": _text(),
-    "short_name": _text(),
+    "title": _plain(),
+    "short_name": _plain(),
     "issuing_body": _choice(IssuingBody),
     "published_on": _date,
-    "url": _text(),
+    "url": _url(blank=True),
 }
 THEME = {"slug": _text(), "name": _text()}
 RECOMMENDATION = {
@@ -188,9 +236,9 @@ RECOMMENDATION = {
     "themes": _strings,
 }
 EVIDENCE = {
-    "url": _text(),
-    "title": _text(),
-    "publisher": _text(blank=True),
+    "url": _url(),
+    "title": _plain(),
+    "publisher": _plain(blank=True),
     "published_on": _date,
     "kind": _choice(EvidenceKind),
     "language": _text(),
@@ -204,7 +252,7 @@ ASSESSMENT = {
     "state_response": _choice(StateResponse),
     "assessed_on": _date,
     "rationale": _text(),
-    "evidence": _strings,
+    "evidence": _urls,
 }
 
 
@@ -237,7 +285,7 @@ def read_dataset(path: Path) -> dict:
                 v,
                 w,
                 lambda i, wi: _object(
-                    i, wi, EVIDENCE, {"excerpt": _text(blank=True), "archive_url": _text(blank=True)}
+                    i, wi, EVIDENCE, {"excerpt": _text(blank=True), "archive_url": _url(blank=True)}
                 ),
             ),
             "assessments": lambda v, w: _list(v, w, lambda i, wi: _object(i, wi, ASSESSMENT, {})),
@@ -428,7 +476,15 @@ class Loader:
 
     # Document, themes, recommendations -----------------------------------------------------------------
 
+    def _warn_about_hosts(self, where: str, *urls: str) -> None:
+        """What the forms show as a warning, the loader reports: a lookalike or punycode host."""
+        for url in urls:
+            if url:
+                for warning in host_warnings(urlsplit(url).hostname or ""):
+                    self.warn(f"{where}: {warning}")
+
     def load_document(self, entry: dict) -> Document:
+        self._warn_about_hosts("document", entry["url"])
         values = {
             "title": entry["title"],
             "short_name": entry["short_name"],
@@ -528,6 +584,7 @@ class Loader:
                 "archive_url": entry.get("archive_url", ""),
                 "confidentiality": entry["confidentiality"],
             }
+            self._warn_about_hosts(where, entry["url"], values["archive_url"])
             linked = [recommendations[code] for code in entry["recommendations"]]
             evidence = existing.get(entry["url"])
             if evidence is None:
@@ -540,27 +597,50 @@ class Loader:
                 existing[evidence.url] = evidence
                 self.tally.add("evidence", "created")
                 continue
-            changed = False
             if evidence.organisation_id != self.organisation.pk:
-                self.warn(f"{where}: held by another organisation; its fields were left as they are.")
-            else:
-                if _RESTRICTION[evidence.confidentiality] > _RESTRICTION[values["confidentiality"]]:
-                    self.warn(
-                        f"{where}: kept {evidence.confidentiality}; a reload never loosens confidentiality."
-                    )
-                    values["confidentiality"] = evidence.confidentiality
-                changed = _sync(evidence, values, where)
-            missing = {r.pk for r in linked} - {r.pk for r in evidence.recommendations.all()}
+                # Its links are the holder's to curate too (services.link_evidence refuses anyone else).
+                self.warn(
+                    f"{where}: held by another organisation; its fields and links were left as they are."
+                )
+                self.tally.add("evidence", "unchanged")
+                continue
+            if _RESTRICTION[evidence.confidentiality] > _RESTRICTION[values["confidentiality"]]:
+                self.warn(
+                    f"{where}: kept {evidence.confidentiality}; a reload never loosens confidentiality."
+                )
+                values["confidentiality"] = evidence.confidentiality
+            changed = self._change_evidence(evidence, values, where)
+            present = {r.pk for r in evidence.recommendations.all()}
+            missing = [r for r in linked if r.pk not in present]
             if missing:
-                evidence.recommendations.add(*missing)
-                # As services.add_evidence does: a new source counts as a change of the recommendation.
-                Recommendation.objects.filter(pk__in=missing).update(updated_at=timezone.now())
+                # Through the service, which touches the recommendations for sync only when the source
+                # leaves the organisation, and records the audit event.
+                services.link_evidence(evidence, missing, by=self.author)
                 changed = True
             self.tally.add("evidence", "updated" if changed else "unchanged")
         referred = {u for a in self.data["assessments"] for u in a["evidence"]} - set(existing)
         if referred:
             existing.update(Evidence.objects.in_bulk(referred, field_name="url"))
         return existing
+
+    def _change_evidence(self, evidence: Evidence, values: dict[str, Any], where: str) -> bool:
+        """Apply what differs through services.change_evidence. A source a published assessment cites keeps
+        its frozen fields (the public record holds): reported, not applied."""
+        differs = {name: value for name, value in values.items() if getattr(evidence, name) != value}
+        frozen = [name for name in differs if name in FROZEN_WHEN_CITED]
+        if frozen and Evidence.objects.filter(pk=evidence.pk).cited_by_published().exists():
+            self.warn(
+                f"{where}: a published assessment cites this source, so its {', '.join(frozen)} stay as they "
+                "are; to correct it, record a new source and a correction."
+            )
+            for name in frozen:
+                del differs[name]
+        if not differs:
+            return False
+        try:
+            return bool(services.change_evidence(evidence, by=self.author, **differs))
+        except ValidationError as exc:
+            raise _fail(where, _validation_message(exc)) from None
 
     # Assessments ---------------------------------------------------------------------------------------
 

@@ -5,10 +5,13 @@ evidence. Choice values are the public contract (database, API, CSV, URLs): neve
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+from .validators import PlainTextField, WebAddressField
 
 
 def _in(field: str, choices: type[models.TextChoices]) -> Q:
@@ -130,13 +133,13 @@ class Membership(TimeStamped):
 
 
 class Document(TimeStamped):
-    title = models.CharField(_("title"), max_length=500)
-    short_name = models.CharField(_("short name"), max_length=100)
+    title = PlainTextField(_("title"), max_length=500)
+    short_name = PlainTextField(_("short name"), max_length=100)
     slug = models.SlugField(_("slug"), max_length=100, unique=True, help_text=_("Used in filters and URLs."))
     symbol = models.CharField(_("UN symbol"), max_length=100, blank=True)
     issuing_body = models.CharField(_("issuing body"), max_length=32, choices=IssuingBody.choices)
     published_on = models.DateField(_("publication date"))
-    url = models.URLField(_("URL"), max_length=2000, blank=True)
+    url = WebAddressField(_("URL"), max_length=2000, blank=True)
     # Imports: a UPR Working Group report's session and cycle (blank for other documents).
     session = models.CharField(_("session"), max_length=50, blank=True)
     cycle = models.CharField(_("cycle"), max_length=50, blank=True)
@@ -289,17 +292,47 @@ class Recommendation(TimeStamped):
 # --- Evidence ------------------------------------------------------------------------------------------
 
 
+# What a published assessment's reader relies on: these never change once a published assessment cites the
+# source (a correction is a new source and a corrective assessment). Guarded by Evidence.clean/save,
+# EvidenceQuerySet.update/delete and a database trigger (migration 0004_cited_evidence_is_frozen); on SQLite
+# a migration that rebuilds cases_evidence drops the trigger, and tests/test_record_holds.py then fails.
+FROZEN_WHEN_CITED = ("url", "title", "excerpt", "published_on", "confidentiality")
+
+
+class CitedEvidenceImmutable(Exception):
+    """Evidence cited by a published assessment is part of the public record: record a new source and a
+    corrective assessment instead."""
+
+
+class EvidenceQuerySet(models.QuerySet):
+    def cited_by_published(self) -> EvidenceQuerySet:
+        """Evidence that at least one published assessment cites."""
+        return self.filter(pk__in=Assessment.objects.published().values("evidence"))
+
+    def update(self, **kwargs):
+        frozen = {name: value for name, value in kwargs.items() if name in FROZEN_WHEN_CITED}
+        # Only a real change is refused: exclude() keeps the cited rows where any frozen value differs.
+        if frozen and self.cited_by_published().exclude(**frozen).exists():
+            raise CitedEvidenceImmutable("Evidence cited by a published assessment cannot change.")
+        return super().update(**kwargs)
+
+    def delete(self):
+        if self.cited_by_published().exists():
+            raise CitedEvidenceImmutable("Evidence cited by a published assessment cannot be deleted.")
+        return super().delete()
+
+
 class Evidence(TimeStamped):
-    url = models.URLField(_("URL"), max_length=2000, unique=True)
-    title = models.CharField(_("title"), max_length=500)
-    publisher = models.CharField(_("publisher"), max_length=200, blank=True)
+    url = WebAddressField(_("URL"), max_length=2000, unique=True)
+    title = PlainTextField(_("title"), max_length=500)
+    publisher = PlainTextField(_("publisher"), max_length=200, blank=True)
     published_on = models.DateField(_("publication date"), null=True, blank=True)
     kind = models.CharField(_("kind"), max_length=32, choices=EvidenceKind.choices, default=EvidenceKind.NEWS)
     excerpt = models.TextField(_("excerpt"), max_length=2000, blank=True, help_text=_("A short quotation."))
     language = models.CharField(
         _("language"), max_length=35, default="en", help_text=_("BCP 47 tag, e.g. en, zh, ug.")
     )
-    archive_url = models.URLField(_("archive URL"), max_length=2000, blank=True)
+    archive_url = WebAddressField(_("archive URL"), max_length=2000, blank=True)
     confidentiality = models.CharField(
         _("confidentiality"),
         max_length=16,
@@ -318,6 +351,7 @@ class Evidence(TimeStamped):
     recommendations = models.ManyToManyField(Recommendation, blank=True, related_name="evidence")
 
     history = HistoricalRecords(m2m_fields=[recommendations])
+    objects = EvidenceQuerySet.as_manager()
 
     class Meta:
         ordering = ["-published_on", "title"]
@@ -348,6 +382,50 @@ class Evidence(TimeStamped):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        fields = [f for f in FROZEN_WHEN_CITED if update_fields is None or f in update_fields]
+        if self.frozen_changes(fields):
+            raise CitedEvidenceImmutable(
+                "Evidence cited by a published assessment cannot change; record a new source and a correction."
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.pk and Evidence.objects.filter(pk=self.pk).cited_by_published().exists():
+            raise CitedEvidenceImmutable("Evidence cited by a published assessment cannot be deleted.")
+        return super().delete(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        changed = self.frozen_changes()
+        if changed:
+            message = _(
+                "A published assessment cites this source, so this cannot change. To correct it, record a "
+                "new source and submit an assessment that corrects the published one."
+            )
+            raise ValidationError(dict.fromkeys(changed, message))
+
+    @property
+    def leaves_organisation(self) -> bool:
+        """Whether anyone outside the holding organisation may see it (other members, partner keys, the
+        public): only then is a change to it a change others can observe."""
+        return self.confidentiality != Confidentiality.INTERNAL
+
+    def frozen_changes(self, fields: tuple[str, ...] | list[str] = FROZEN_WHEN_CITED) -> list[str]:
+        """The frozen fields this instance would change although a published assessment cites the stored
+        row (one query; none for a new row)."""
+        if self.pk is None or self._state.adding or not fields:
+            return []
+        stored = Evidence.objects.cited_by_published().filter(pk=self.pk).values(*fields).first()
+        if stored is None:
+            return []
+        return [
+            name
+            for name in fields
+            if self._meta.get_field(name).to_python(getattr(self, name)) != stored[name]
+        ]
 
 
 # --- Assessments ---------------------------------------------------------------------------------------
@@ -581,7 +659,12 @@ class ThemeMapping(TimeStamped):
 
     source_name = models.CharField(_("source theme"), max_length=300, unique=True)
     theme = models.ForeignKey(
-        Theme, on_delete=models.CASCADE, null=True, blank=True, related_name="mappings", verbose_name=_("theme")
+        Theme,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="mappings",
+        verbose_name=_("theme"),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -632,7 +715,9 @@ class ImportRun(TimeStamped):
         verbose_name = _("import")
         verbose_name_plural = _("imports")
         constraints = [
-            models.CheckConstraint(condition=_in("status", ImportStatus), name="cases_importrun_status_valid"),
+            models.CheckConstraint(
+                condition=_in("status", ImportStatus), name="cases_importrun_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:

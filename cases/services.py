@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import logging
 import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from tracker.accounts import audit
 from tracker.accounts.roles import is_curator
 
 from .models import (
@@ -40,8 +40,6 @@ from .models import (
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-
-security_log = logging.getLogger("security")
 
 
 class TransitionError(ValidationError):
@@ -179,22 +177,26 @@ def submit_assessment(
     assessment.save()
     assessment.evidence.set(evidence)
     _record(assessment, "", ReviewState.SUBMITTED, author)
-    security_log.info(
-        "assessment.submit id=%s recommendation=%s user=%s", assessment.pk, recommendation.code, author.pk
+    audit.record(
+        "assessment.submit",
+        actor=author,
+        target=assessment,
+        recommendation=recommendation.pk,
+        corrects=assessment.corrects_id,
     )
     return assessment
 
 
-def _link_evidence(recommendation: Recommendation, evidence: list[Evidence]) -> None:
+def _link_cited_evidence(recommendation: Recommendation, evidence: list[Evidence]) -> None:
     """Evidence cited by a published assessment supports the recommendation too, so it shows on the
     recommendation's page. Linked on publication, not submission: the link leaves the organisation with the
     evidence, and unpublished work must not. Only missing links are added (the edit history records real
-    changes only), and the evidence counts as updated for incremental sync."""
+    changes only); the recommendation itself is saved by the status recomputation that follows."""
     linked = set(recommendation.evidence.filter(pk__in=[e.pk for e in evidence]).values_list("pk", flat=True))
     missing = [e for e in evidence if e.pk not in linked]
     if missing:
         recommendation.evidence.add(*missing)
-        Evidence.objects.filter(pk__in=[e.pk for e in missing]).update(updated_at=timezone.now())
+        _touch_for_sync(missing, [])
 
 
 def _lock(assessment: Assessment) -> Assessment:
@@ -217,9 +219,15 @@ def publish_assessment(assessment: Assessment, *, reviewer: User) -> Assessment:
     current.published_at = now
     current.save(update_fields=["review_state", "reviewer", "published_at", "updated_at"])
     _record(current, ReviewState.SUBMITTED, ReviewState.PUBLISHED, reviewer)
-    _link_evidence(current.recommendation, list(current.evidence.all()))
+    _link_cited_evidence(current.recommendation, list(current.evidence.all()))
     recompute_current_status(current.recommendation, now=now)
-    security_log.info("assessment.publish id=%s user=%s", current.pk, reviewer.pk)
+    audit.record(
+        "assessment.publish",
+        actor=reviewer,
+        target=current,
+        recommendation=current.recommendation_id,
+        author=current.author_id,
+    )
     _refresh(assessment, current)
     return current
 
@@ -238,7 +246,8 @@ def return_assessment(assessment: Assessment, *, reviewer: User, comment: str) -
     current.review_comment = comment
     current.save(update_fields=["review_state", "reviewer", "review_comment", "updated_at"])
     _record(current, ReviewState.SUBMITTED, ReviewState.RETURNED, reviewer, comment)
-    security_log.info("assessment.return id=%s user=%s", current.pk, reviewer.pk)
+    # The comment may name people at risk: the transition row keeps it, the audit trail only that it exists.
+    audit.record("assessment.return", actor=reviewer, target=current, author=current.author_id)
     _refresh(assessment, current)
     return current
 
@@ -251,6 +260,7 @@ def resubmit_assessment(assessment: Assessment, *, author: User, **changes) -> A
     if current.author_id != author.pk:
         raise PermissionDenied(_("Only the author can resubmit an assessment."))
     evidence = changes.pop("evidence", None)
+    evidence_changed = evidence is not None
     allowed = {"implementation_status", "state_response", "basis", "assessed_on", "rationale", "corrects"}
     unknown = set(changes) - allowed
     if unknown:
@@ -269,6 +279,13 @@ def resubmit_assessment(assessment: Assessment, *, author: User, **changes) -> A
     current.save()
     current.evidence.set(evidence)
     _record(current, ReviewState.RETURNED, ReviewState.SUBMITTED, author)
+    audit.record(
+        "assessment.resubmit",
+        actor=author,
+        target=current,
+        recommendation=current.recommendation_id,
+        fields=sorted({*changes, *(["evidence"] if evidence_changed else [])}) or None,
+    )
     _refresh(assessment, current)
     return current
 
@@ -305,6 +322,8 @@ def _refresh(stale: Assessment, fresh: Assessment) -> None:
 
 
 def _latest(queryset):
+    # By the date the assessment speaks for, then by publication: an assessment published today about
+    # 2023 never outranks one about 2024, whoever publishes it and whatever it corrects.
     return queryset.order_by("-assessed_on", "-published_at", "-id").first()
 
 
@@ -312,11 +331,12 @@ def recompute_current_status(recommendation: Recommendation, *, now: datetime.da
     """Derive the recommendation's three status facts from its published assessments.
 
     Implementation status: the latest published independent or UN assessment. State response: the latest
-    published value other than "no response". State claim: the latest published State claim. Assessments
-    superseded by a published correction no longer count.
+    published value other than "no response". State claim: the latest published State claim. "Latest" is
+    by the date an assessment speaks for (`assessed_on`), then by publication time. Assessments named by a
+    published correction (of any organisation) no longer count.
     """
-    published = Assessment.objects.filter(recommendation=recommendation, review_state=ReviewState.PUBLISHED)
-    current = published.exclude(corrections__review_state=ReviewState.PUBLISHED)
+    published = Assessment.objects.filter(recommendation=recommendation).published()
+    current = published.exclude(pk__in=published.filter(corrects__isnull=False).values("corrects_id"))
     finding = _latest(current.filter(basis__in=[Basis.INDEPENDENT, Basis.UN_FINDING]))
     response = _latest(current.exclude(state_response=StateResponse.NO_RESPONSE))
     claim = _latest(current.filter(basis=Basis.STATE_CLAIM))
@@ -340,6 +360,31 @@ def recompute_current_status(recommendation: Recommendation, *, now: datetime.da
 # --- Evidence ------------------------------------------------------------------------------------------
 
 
+def _touch_for_sync(
+    evidence: Iterable[Evidence], recommendation_ids: Iterable[int], *, visible_before: bool = False
+) -> None:
+    """The one rule for incremental sync (`updated_since`): a change to evidence or its links marks the
+    evidence and the recommendations it concerns as updated exactly when someone outside the holding
+    organisation can see the evidence, before (`visible_before`) or after the change. Touching them for
+    internal evidence would tell every partner key that something private happened."""
+    leaving = [e.pk for e in evidence if visible_before or e.leaves_organisation]
+    if not leaving:
+        return
+    now = timezone.now()
+    Evidence.objects.filter(pk__in=leaving).update(updated_at=now)
+    recommendation_ids = set(recommendation_ids)
+    if recommendation_ids:
+        Recommendation.objects.filter(pk__in=recommendation_ids).update(updated_at=now)
+
+
+def _check_holder(evidence: Evidence, user: User) -> None:
+    """Only members of the organisation that holds a source change it or its links (operators too)."""
+    if getattr(user, "is_superuser", False):
+        return
+    if evidence.organisation_id != organisation_of(user).pk:
+        raise PermissionDenied(_("Only the organisation that holds this source can change it."))
+
+
 @transaction.atomic
 def add_evidence(*, added_by: User, recommendations: Iterable[Recommendation] = (), **fields) -> Evidence:
     """Add a source, held by the user's organisation, linked to the recommendations it supports."""
@@ -349,14 +394,107 @@ def add_evidence(*, added_by: User, recommendations: Iterable[Recommendation] = 
     recommendations = list(recommendations)
     if recommendations:
         evidence.recommendations.add(*recommendations)
-        # Linking evidence counts as a change of the recommendation for incremental sync.
-        Recommendation.objects.filter(pk__in=[r.pk for r in recommendations]).update(
-            updated_at=timezone.now()
-        )
-    security_log.info(
-        "evidence.add id=%s confidentiality=%s user=%s", evidence.pk, evidence.confidentiality, added_by.pk
+        _touch_for_sync([evidence], [r.pk for r in recommendations])
+    audit.record(
+        "evidence.add",
+        actor=added_by,
+        target=evidence,
+        confidentiality=evidence.confidentiality,
+        recommendations=len(recommendations),
     )
     return evidence
+
+
+# What a holder may change; the holder and who added it are facts of the record.
+_CHANGEABLE_EVIDENCE_FIELDS = {
+    "url", "title", "publisher", "published_on", "kind", "excerpt", "language", "archive_url", "confidentiality"
+}  # fmt: skip
+
+
+@transaction.atomic
+def change_evidence(evidence: Evidence, *, by: User, **fields) -> list[str]:
+    """Change a source's fields; returns the names of those that changed (none: nothing is written).
+
+    Refused (ValidationError on the field) for the URL, title, excerpt, date and confidentiality of a
+    source a published assessment cites: a correction is a new source and a corrective assessment.
+    """
+    _check_holder(evidence, by)
+    unknown = set(fields) - _CHANGEABLE_EVIDENCE_FIELDS
+    if unknown:
+        raise TypeError(f"unexpected fields: {sorted(unknown)}")
+    was = evidence.confidentiality
+    changed = [name for name, value in fields.items() if getattr(evidence, name) != value]
+    if not changed:
+        return []
+    previous = {name: getattr(evidence, name) for name in changed}
+    for name in changed:
+        setattr(evidence, name, fields[name])
+    try:
+        evidence.full_clean()
+    except ValidationError:
+        # The caller's instance keeps what is stored, as the database does.
+        for name, value in previous.items():
+            setattr(evidence, name, value)
+        raise
+    # full_clean may have normalised a value back to what was stored (an address typed differently).
+    stored = Evidence.objects.filter(pk=evidence.pk).values(*changed).get()
+    changed = [name for name in changed if getattr(evidence, name) != stored[name]]
+    if not changed:
+        return []
+    evidence.save(update_fields=[*changed, "updated_at"])
+    linked = evidence.recommendations.values_list("pk", flat=True)
+    _touch_for_sync([evidence], linked, visible_before=Evidence(confidentiality=was).leaves_organisation)
+    audit.record(
+        "evidence.change",
+        actor=by,
+        target=evidence,
+        fields=changed,
+        confidentiality=evidence.confidentiality,
+        was=was if "confidentiality" in changed else None,
+    )
+    return changed
+
+
+@transaction.atomic
+def link_evidence(evidence: Evidence, recommendations: Iterable[Recommendation], *, by: User) -> list:
+    """Link a source to the recommendations it supports; returns those newly linked. Links that exist
+    already are left alone (no history row, no touch, no audit row)."""
+    _check_holder(evidence, by)
+    recommendations = list(recommendations)
+    present = set(
+        evidence.recommendations.filter(pk__in=[r.pk for r in recommendations]).values_list("pk", flat=True)
+    )
+    missing = [r for r in recommendations if r.pk not in present]
+    if not missing:
+        return []
+    evidence.recommendations.add(*missing)
+    _touch_for_sync([evidence], [r.pk for r in missing])
+    audit.record("evidence.link", actor=by, target=evidence, recommendations=sorted(r.pk for r in missing))
+    return missing
+
+
+@transaction.atomic
+def unlink_evidence(evidence: Evidence, recommendations: Iterable[Recommendation], *, by: User) -> list:
+    """Remove a source's links to recommendations; returns those unlinked. Refused (ValidationError, code
+    "cited") for a recommendation whose published assessment cites the source: the public record shows the
+    source on that recommendation's page, and it stays there."""
+    _check_holder(evidence, by)
+    recommendations = list(recommendations)
+    ids = [r.pk for r in recommendations]
+    cited = Assessment.objects.published().filter(recommendation_id__in=ids, evidence=evidence)
+    if cited.exists():
+        raise ValidationError(
+            _("A published assessment of this recommendation cites this source, so the link stays."),
+            code="cited",
+        )
+    present = set(evidence.recommendations.filter(pk__in=ids).values_list("pk", flat=True))
+    removed = [r for r in recommendations if r.pk in present]
+    if not removed:
+        return []
+    evidence.recommendations.remove(*removed)
+    _touch_for_sync([evidence], [r.pk for r in removed])
+    audit.record("evidence.unlink", actor=by, target=evidence, recommendations=sorted(r.pk for r in removed))
+    return removed
 
 
 # --- Partner API keys ----------------------------------------------------------------------------------
@@ -398,12 +536,8 @@ def issue_api_key(
         expires_at=timezone.now() + datetime.timedelta(days=expires_days) if expires_days else None,
         created_by=created_by,
     )
-    security_log.info(
-        "apikey.create prefix=%s organisation=%s clearance=%s user=%s",
-        prefix,
-        organisation.pk,
-        clearance,
-        getattr(created_by, "pk", None),
+    audit.record(
+        "apikey.create", actor=created_by, target=key, clearance=clearance, expires_days=expires_days
     )
     return key, secret
 
@@ -412,7 +546,7 @@ def revoke_api_key(key: ApiKey, *, by: User | None = None) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at", "updated_at"])
-        security_log.info("apikey.revoke prefix=%s user=%s", key.prefix, getattr(by, "pk", None))
+        audit.record("apikey.revoke", actor=by, target=key)
     return key
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from cases import services
-from cases.models import Document, Evidence, Theme
+from cases.models import CitedEvidenceImmutable, Document, Evidence, Theme
 from tests.factories import make_evidence, submit
 from tests.test_api_support import (  # noqa: F401  (fixtures)
     _fresh_throttles,
@@ -69,9 +69,10 @@ def test_linking_new_evidence_updates_the_recommendation(world, since):
 
 def test_editing_evidence_later_updates_what_rests_on_it(world, since):
     client = key_client(world.partners_secret)
-    # A curator corrects a title in the admin: only the evidence row itself is saved.
+    # A curator corrects the publisher in the admin (a cited source's title is frozen): only the evidence
+    # row itself is saved.
     evidence = Evidence.objects.get(pk=world.partners_ev.pk)
-    evidence.title = "Corrected title"
+    evidence.publisher = "Corrected publisher"
     evidence.save()
     assert changed(client, "evidence", since) == [evidence.pk]
     # It supports XJ22-151-i and is cited by the published assessment.
@@ -79,17 +80,20 @@ def test_editing_evidence_later_updates_what_rests_on_it(world, since):
     assert changed(client, "assessments", since) == [world.published.pk]
 
 
-def test_reclassified_evidence_changes_the_withheld_count_and_is_synced(world, since):
+def test_cited_evidence_cannot_be_reclassified_so_the_withheld_count_holds(world, since):
+    """Issue 9 (the record holds): a published assessment's sources keep their confidentiality, so what a
+    partner was told is withheld stays withheld, and nothing changes for sync."""
     client = key_client(world.partners_secret)
     before = client.get(f"/api/v1/assessments/{world.published.pk}/").json()
     assert before["withheld_evidence"] == 1
     evidence = Evidence.objects.get(pk=world.internal_ev.pk)
     evidence.confidentiality = "partners"
-    evidence.save()
-    assert changed(client, "assessments", since) == [world.published.pk]
+    with pytest.raises(CitedEvidenceImmutable):
+        evidence.save()
+    assert changed(client, "assessments", since) == []
     after = client.get(f"/api/v1/assessments/{world.published.pk}/").json()
-    assert after["withheld_evidence"] == 0 and world.internal_ev.pk in after["evidence"]
-    assert changed(client, "evidence", since) == [world.internal_ev.pk]
+    assert after["withheld_evidence"] == 1 and world.internal_ev.pk not in after["evidence"]
+    assert changed(client, "evidence", since) == []
 
 
 def test_documents_and_themes_sync_their_own_edits(world, since):

@@ -33,6 +33,7 @@ from cases.models import (
     Theme,
 )
 from tests.factories import PASSWORD, make_user
+from tracker.accounts.models import AuditEvent
 from tracker.accounts.roles import is_curator
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +49,7 @@ REPORT_URL = (
     "https://www.ohchr.org/en/documents/country-reports/"
     "ohchr-assessment-human-rights-concerns-xinjiang-uyghur-autonomous-region"
 )
+STRAITS_TIMES_URL = "https://www.straitstimes.com/asia/east-asia/un-expert-concludes-forced-labour-has-taken-place-in-xinjiang"
 REUTERS_URL = (
     "https://www.reuters.com/world/china/"
     "china-opposes-so-called-xinjiang-related-assessment-by-un-human-rights-office-2022-09-01/"
@@ -341,10 +343,36 @@ class TestLoadedDataSet(TestCase):
         }
 
     def test_reload_never_loosens_confidentiality(self):
-        Evidence.objects.filter(url=REUTERS_URL).update(confidentiality=Confidentiality.INTERNAL)
+        # A source no published assessment cites (a cited one's confidentiality cannot change at all).
+        Evidence.objects.filter(url=STRAITS_TIMES_URL).update(confidentiality=Confidentiality.INTERNAL)
         _out, err = load()
-        assert Evidence.objects.get(url=REUTERS_URL).confidentiality == Confidentiality.INTERNAL
+        assert Evidence.objects.get(url=STRAITS_TIMES_URL).confidentiality == Confidentiality.INTERNAL
         assert "never loosens confidentiality" in err
+
+    def test_reload_never_rewrites_a_source_a_published_assessment_cites(self):
+        stored = Evidence.objects.get(url=REUTERS_URL)
+        data = fixture_data()
+        entry = next(e for e in data["evidence"] if e["url"] == REUTERS_URL)
+        entry.update(title="Rewritten", excerpt="Other words.", publisher="Reuters (corrected)")
+        out, err = load(write(self.tmp, data))
+        fresh = Evidence.objects.get(pk=stored.pk)
+        assert (fresh.title, fresh.excerpt) == (stored.title, stored.excerpt)
+        assert fresh.publisher == "Reuters (corrected)"  # not frozen: applied, through the service
+        assert "published assessment cites this source, so its title, excerpt stay as they are" in err
+        assert "evidence 0/1/18" in out
+        assert AuditEvent.objects.filter(
+            event="evidence.change", target_id=str(stored.pk), fields__fields=["publisher"]
+        ).exists()
+
+    def test_reload_warns_about_lookalike_hosts(self):
+        data = fixture_data()
+        data["evidence"].append(
+            {**data["evidence"][0], "url": "https://\u0430pple.com/news", "recommendations": []}
+        )
+        _out, err = load(write(self.tmp, data))
+        assert Evidence.objects.filter(url="https://\u0430pple.com/news").exists()
+        assert "evidence[19] (https://\u0430pple.com/news): The host" in err
+        assert "mixes letters" in err
 
     def test_reload_never_edits_a_published_assessment(self):
         data = fixture_data()
@@ -434,6 +462,21 @@ def _broken(mutate):
         (lambda d: d["recommendations"][0].update(position=True), r"position: expected a whole number"),
         (lambda d: d.update(version=2), r"expected format"),
         (lambda d: d.update(themes={}), r"themes: expected a list"),
+        # The one URL and title validator (cases.validators), before anything is written.
+        (
+            lambda d: d["evidence"][18].update(url="ftp://example.org/statement"),
+            r"evidence\[18\]\.url: Only web addresses starting with https://",
+        ),
+        (
+            lambda d: d["evidence"][2].update(url="https://example.org/\u202egpj.exe"),
+            r"evidence\[2\]\.url: .*U\+202E",
+        ),
+        (lambda d: d["evidence"][0].update(title="Report\u200b"), r"evidence\[0\]\.title: .*U\+200B"),
+        (lambda d: d["document"].update(title="\u2067OHCHR\u2069"), r"document\.title: .*U\+2067"),
+        (
+            lambda d: d["evidence"][1].update(url=d["evidence"][0]["url"] + "#top"),
+            r"appears twice in the file",
+        ),
     ],
 )
 def test_malformed_content_is_refused_with_its_location(tmp_path, mutate, message):
@@ -444,12 +487,11 @@ def test_malformed_content_is_refused_with_its_location(tmp_path, mutate, messag
 
 def test_a_failure_half_way_rolls_back_everything(tmp_path):
     # The document, themes and recommendations are saved before the last source fails model validation
-    # (only http and https addresses are allowed): the whole load must disappear.
-    data = _broken(lambda d: d["evidence"][-1].update(url="ftp://example.org/statement"))
+    # (a language tag longer than the column): the whole load must disappear.
+    data = _broken(lambda d: d["evidence"][-1].update(language="x" * 40))
     data["assessments"] = []
-    with pytest.raises(
-        CommandError, match=r"evidence\[18\] \(ftp://example.org/statement\): .*cases_evidence_url_http"
-    ):
+    url = re.escape(data["evidence"][-1]["url"])
+    with pytest.raises(CommandError, match=rf"evidence\[18\] \({url}\): language: .*at most 35"):
         load(write(tmp_path, data))
     assert_nothing_written()
 
@@ -458,7 +500,7 @@ def test_a_failure_in_a_reload_keeps_the_first_load_intact(tmp_path):
     load()
     before = snapshot()
     data = _broken(lambda d: d["recommendations"][0].update(text="Changed."))
-    data["evidence"][-1]["url"] = "ftp://example.org/statement"
-    with pytest.raises(CommandError):
+    data["evidence"][-1]["language"] = "x" * 40
+    with pytest.raises(CommandError, match="language"):
         load(write(tmp_path, data))
     assert snapshot() == before
