@@ -188,7 +188,10 @@ class RecommendationQuerySet(models.QuerySet):
 
 class Recommendation(TimeStamped):
     document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="recommendations")
-    paragraph = models.CharField(_("paragraph"), max_length=50, help_text=_("For example 151(i)."))
+    # Blank only for imported recommendations whose source has no paragraph numbers (UHRI).
+    paragraph = models.CharField(
+        _("paragraph"), max_length=50, blank=True, help_text=_("For example 151(i).")
+    )
     code = models.SlugField(
         _("code"), max_length=50, unique=True, help_text=_("Stable public code, for example XJ22-151-i.")
     )
@@ -261,6 +264,7 @@ class Recommendation(TimeStamped):
             # texts (UPR tables with lost trailing zeros): those are told apart by paragraph_variant.
             models.UniqueConstraint(
                 fields=["document", "paragraph", "paragraph_variant"],
+                condition=~Q(paragraph=""),
                 name="cases_recommendation_unique_paragraph",
             ),
             models.UniqueConstraint(

@@ -72,6 +72,10 @@ def apply(
     """Apply a prepared import as `user`, who must be a curator. Returns the import's report row."""
     if not is_curator(user):
         raise PermissionDenied(_("Only curators import recommendations."))
+    if preview.applied:
+        # Its plan is stale once written; to resume or repeat, prepare the file again.
+        raise ValueError("This preview has been applied already; prepare the file again.")
+    preview.applied = True
     organisation = services.organisation_of(user)
     sha = file_sha256(path) if path else ""
     candidates = [c for c in preview.candidates if c.action in ("create", "update") or c.submit_response]

@@ -152,6 +152,7 @@ class Preview:
     shared_paragraphs: list[dict] = field(default_factory=list)
     conflicts: list[dict] = field(default_factory=list)
     options: Options = field(default_factory=Options)
+    applied: bool = False
 
     def counts(self) -> dict[str, dict[str, int]]:
         docs = Counter(d.action for d in self.documents.values())
