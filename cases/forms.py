@@ -191,6 +191,20 @@ class EvidenceChoiceField(forms.ModelMultipleChoiceField):
         "invalid_pk_value": _("One of the chosen sources is not available to you. Choose again."),
     }
 
+    def _check_values(self, value):
+        # Django looks each id up and catches ValueError and TypeError, not the OverflowError of an id
+        # beyond 64 bits: such an id is refused here, with the same message as any unknown id.
+        for pk in value:
+            try:
+                number = int(str(pk).strip())
+            except ValueError:
+                continue  # not a number: Django's own check refuses it
+            if not 0 < number <= MAX_ID:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                )
+        return super()._check_values(value)
+
     def label_from_instance(self, obj: Evidence) -> str:
         details = ", ".join(str(part) for part in (obj.publisher, obj.published_on) if part)
         return f"{obj.title} ({details})" if details else obj.title
@@ -424,7 +438,13 @@ class AssessmentForm(forms.Form):
         apply_service_errors(self, exc, aliases={"all_evidence": "evidence"})
 
 
+# Ids are positive 64-bit integers: a larger number is no id, and the database driver refuses it (an
+# OverflowError on SQLite, an out-of-range error on PostgreSQL) instead of finding nothing.
+MAX_ID = 2**63 - 1
+
+
 def _int_values(values) -> list[int]:
+    """The distinct ids among `values` (ids, their text or objects), in order; anything else is dropped."""
     if isinstance(values, (str, int)):
         values = [values]
     result = []
@@ -433,7 +453,7 @@ def _int_values(values) -> list[int]:
             number = int(getattr(value, "pk", value))
         except (TypeError, ValueError):
             continue
-        if number not in result:
+        if 0 < number <= MAX_ID and number not in result:
             result.append(number)
     return result
 

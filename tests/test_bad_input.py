@@ -6,11 +6,14 @@ the list filters and the forms, as a signed-in monitor would send them.
 
 import datetime
 
+import pytest
 from django.test import Client
+from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
+from cases.filters import EvidenceFilter, RecommendationFilter
 from cases.models import Assessment, Evidence
 from tests.factories import make_personas
 
@@ -172,3 +175,88 @@ class BadInputTests(TestCase):
         errors = response.context["form"].errors
         self.assertIn("assessed_on", errors)
         self.assertIn("rationale", errors)
+
+
+# --- Hostile values in every parameter of every page (issue 9, finding 8) ------------------------------
+
+HUGE = "99999999999999999999999"
+HOSTILE = [HUGE, "-" + HUGE, "-1", "0", "\x00", "a\x00b", "ئۇيغۇر 新疆", "1e309", "9" * 400, "%s%(x)s"]
+REC = "XJ22-151-i"
+
+
+def _filter_params(filterset_class) -> list[str]:
+    return list(filterset_class(data={}).form.fields)
+
+
+# Every query parameter each page reads: the filter sets' fields plus the page's own.
+PAGE_PARAMS = [
+    *(("/recommendations/", name) for name in [*_filter_params(RecommendationFilter), "sort", "page"]),
+    *(("/evidence/", name) for name in [*_filter_params(EvidenceFilter), "page"]),
+    ("/", "page"),
+    (f"/recommendations/{REC}/assess/", "evidence"),
+    ("/evidence/new/", "recommendation"),
+    ("/evidence/new/", "then"),
+    ("/review/", "page"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url", "param"), PAGE_PARAMS)
+def test_hostile_values_in_every_page_parameter_are_never_a_500(personas, url, param):
+    client = Client(raise_request_exception=False)
+    client.force_login(personas.carol)
+    for value in HOSTILE:
+        for values in ([value], [value, str(personas.public_ev.pk)]):
+            response = client.get(url, {param: values})
+            assert response.status_code in (200, 400), (value, response.status_code)
+
+
+@pytest.mark.django_db
+def test_the_assess_page_ignores_an_oversized_evidence_id_and_keeps_the_real_ones(personas):
+    client = Client(raise_request_exception=False)
+    client.force_login(personas.alice)
+    url = reverse("cases:assess", args=[REC])
+    response = client.get(url, {"evidence": [HUGE, str(personas.public_ev.pk)]})
+    assert response.status_code == 200
+    assert response.context["form"].initial["evidence"] == [personas.public_ev.pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["evidence", "other_evidence", "corrects"])
+def test_oversized_ids_posted_to_the_assessment_form_are_a_form_error(personas, field):
+    client = Client(raise_request_exception=False)
+    client.force_login(personas.alice)
+    before = Assessment.objects.count()
+    for value in (HUGE, "-" + HUGE, "1e309", "\x00"):
+        response = client.post(
+            reverse("cases:assess", args=[REC]),
+            {
+                "implementation_status": "not_implemented",
+                "state_response": "no_response",
+                "basis": "independent",
+                "assessed_on": "2024-08-27",
+                "rationale": "Still open.",
+                field: value,
+            },
+        )
+        assert response.status_code == 200, (value, response.status_code)
+        assert response.context["form"].errors
+    assert Assessment.objects.count() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [
+        ("get", "cases:evidence"),
+        ("get", "cases:assessment-resubmit"),
+        ("post", "cases:review-publish"),
+        ("post", "cases:review-return"),
+    ],
+)
+def test_oversized_ids_in_paths_are_404(personas, method, name):
+    client = Client(raise_request_exception=False)
+    client.force_login(personas.carol)
+    for pk in (int(HUGE), 2**63, 2**63 - 1):
+        response = getattr(client, method)(reverse(name, args=[pk]))
+        assert response.status_code == 404, (pk, response.status_code)
