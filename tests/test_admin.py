@@ -152,6 +152,10 @@ def world(personas):
     mallory_public_ev = make_evidence(
         p.mallory, "https://news.example.org/mallory-public", title="Other NGO's report"
     )
+    own_public_key, own_public_secret = services.issue_api_key(p.org, clearance="public", name="ours")
+    own_partners_key, own_partners_secret = services.issue_api_key(
+        p.org, clearance="partners", name="ours, partners"
+    )
     return SimpleNamespace(
         **vars(p),
         oscar=oscar,
@@ -161,6 +165,10 @@ def world(personas):
         mallory_submitted=mallory_submitted,
         mallory_published=mallory_published,
         mallory_public_ev=mallory_public_ev,
+        own_public_key=own_public_key,
+        own_public_secret=own_public_secret,
+        own_partners_key=own_partners_key,
+        own_partners_secret=own_partners_secret,
     )
 
 
@@ -180,7 +188,7 @@ def _objects(w) -> dict:
         ("cases", "evidence"): w.internal_ev,
         ("cases", "assessment"): w.published,
         ("cases", "assessmenttransition"): w.published.transitions.first(),
-        ("cases", "apikey"): w.public_key,
+        ("cases", "apikey"): w.own_public_key,
         ("auth", "user"): w.alice,
     }
 
@@ -284,7 +292,9 @@ class TestVisibility:
         assert carol.get(url("assessment", "change", world.mallory_submitted.pk)).status_code == 302
         transitions = carol.get(url("assessmenttransition", "changelist")).context["cl"].result_list
         assert world.mallory_submitted.pk not in {t.assessment_id for t in transitions}
-        assert world.mallory_published.pk in {t.assessment_id for t in transitions}
+        # The review trail is its organisation's alone, even once the assessment is published (issue 9).
+        assert world.mallory_published.pk not in {t.assessment_id for t in transitions}
+        assert world.submitted.pk in {t.assessment_id for t in transitions}
 
     def test_assessment_page_counts_withheld_sources_without_naming_them(self, world, carol):
         content = carol.get(url("assessment", "change", world.mallory_published.pk)).content.decode()
@@ -626,11 +636,13 @@ class TestUserAdmin:
 
 
 class TestApiKeyAdmin:
+    """A curator administers her own organisation's keys (Partner NGO's are its own curators' business)."""
+
     def test_new_key_is_shown_once_and_stored_hashed(self, world, carol):
         response = carol.post(
             url("apikey", "add"),
             {
-                "organisation": world.partner_org.pk,
+                "organisation": world.org.pk,
                 "name": "sync",
                 "clearance": "partners",
                 "expires_days": "30",
@@ -646,7 +658,7 @@ class TestApiKeyAdmin:
         assert key.hashed_key == services.hash_key(secret)
         assert secret not in key.hashed_key
         assert (key.organisation, key.clearance, key.created_by) == (
-            world.partner_org,
+            world.org,
             "partners",
             world.carol,
         )
@@ -665,7 +677,7 @@ class TestApiKeyAdmin:
         response = carol.post(
             url("apikey", "add"),
             {
-                "organisation": world.partner_org.pk,
+                "organisation": world.org.pk,
                 "name": "edit me",
                 "clearance": "public",
                 "_continue": "1",
@@ -680,32 +692,32 @@ class TestApiKeyAdmin:
         count = ApiKey.objects.count()
         response = carol.post(
             url("apikey", "add"),
-            {"organisation": world.partner_org.pk, "name": "bad", "clearance": "public", "expires_days": "0"},
+            {"organisation": world.org.pk, "name": "bad", "clearance": "public", "expires_days": "0"},
         )
         assert response.status_code == 200
         assert ApiKey.objects.count() == count
 
     def test_hash_and_fixed_fields_are_not_editable(self, world, carol):
-        page = carol.get(url("apikey", "change", world.public_key.pk))
+        page = carol.get(url("apikey", "change", world.own_public_key.pk))
         names = {n for _t, _k, n in editable_fields(page)}
         assert not names & {"hashed_key", "prefix", "organisation", "clearance", "revoked_at", "last_used_at"}
-        assert world.public_key.hashed_key not in page.content.decode()
+        assert world.own_public_key.hashed_key not in page.content.decode()
 
     def test_revoke_action(self, world, carol):
-        response = action(carol, "apikey", "revoke_selected", [world.public_key])
+        response = action(carol, "apikey", "revoke_selected", [world.own_public_key])
         assert response.status_code == 302
         assert "Revoked 1 key." in message_texts(response)
-        world.public_key.refresh_from_db()
-        assert world.public_key.revoked_at is not None
-        assert services.authenticate_api_key(world.public_secret) is None
-        assert services.authenticate_api_key(world.partners_secret) == world.partners_key
+        world.own_public_key.refresh_from_db()
+        assert world.own_public_key.revoked_at is not None
+        assert services.authenticate_api_key(world.own_public_secret) is None
+        assert services.authenticate_api_key(world.own_partners_secret) == world.own_partners_key
         revoked = carol.get(url("apikey", "changelist"), {"state": "revoked"}).context["cl"].result_list
         usable = carol.get(url("apikey", "changelist"), {"state": "usable"}).context["cl"].result_list
-        assert list(revoked) == [world.public_key]
-        assert list(usable) == [world.partners_key]
+        assert list(revoked) == [world.own_public_key]
+        assert list(usable) == [world.own_partners_key]
 
     def test_keys_cannot_be_deleted(self, world, carol):
-        assert carol.get(url("apikey", "delete", world.public_key.pk)).status_code == 403
+        assert carol.get(url("apikey", "delete", world.own_public_key.pk)).status_code == 403
 
 
 # --- Query budgets -------------------------------------------------------------------------------------

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from cases import services
+from cases import access, services
+from cases.admin.base import OwnOrganisationMixin, ScopedLookupsMixin, _viewer
 from cases.models import (
     ApiKey,
 )
-
-security_log = logging.getLogger("security")
 
 # --- Partner API keys ----------------------------------------------------------------------------------
 
@@ -53,8 +50,9 @@ class ApiKeyAddForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    """Keys are issued through services.issue_api_key; the secret is shown once and only its hash kept."""
+class ApiKeyAdmin(OwnOrganisationMixin, ScopedLookupsMixin, admin.ModelAdmin):
+    """Keys are issued through services.issue_api_key; the secret is shown once and only its hash kept.
+    A curator sees, names, issues and revokes her own organisation's keys only; operators all of them."""
 
     list_display = [
         "prefix",
@@ -66,7 +64,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "last_used_at",
         "usable",
     ]
-    list_filter = [KeyStateFilter, "clearance", "organisation"]
+    list_filter = [KeyStateFilter, "clearance", ("organisation", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["organisation"]
     search_fields = ["prefix", "name", "organisation__name"]
     ordering = ["-created_at"]
@@ -76,6 +74,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
         (None, {"fields": ["organisation", "name", "prefix", "clearance", "expires_at"]}),
         (_("Use"), {"fields": ["revoked_at", "last_used_at", "created_by", "created_at", "updated_at"]}),
     ]
+
+    def get_queryset(self, request):
+        return access.owned(_viewer(request), super().get_queryset(request))
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not access.administers(_viewer(request), obj.organisation_id):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_changeform_initial_data(self, request):
+        return {
+            "organisation": _viewer(request).organisation_id,
+            **super().get_changeform_initial_data(request),
+        }
 
     @admin.display(description=_("usable"), boolean=True)
     def usable(self, obj: ApiKey) -> bool:
@@ -128,7 +140,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description=_("Revoke selected keys"), permissions=["change"])
     def revoke_selected(self, request, queryset):
         revoked = 0
-        for key in queryset.filter(revoked_at__isnull=True):
+        # The changelist is already the viewer's own keys; a forged selection does not widen it.
+        for key in access.owned(_viewer(request), queryset).filter(revoked_at__isnull=True):
             services.revoke_api_key(key, by=request.user)
             revoked += 1
         self.message_user(

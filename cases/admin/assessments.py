@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -16,20 +15,21 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from cases import access, services
-from cases.admin.base import ReadOnlyMixin, _errors, _viewer
+from cases.admin.base import ReadOnlyMixin, ScopedLookupsMixin, _errors, _viewer
 from cases.models import (
     Assessment,
     AssessmentTransition,
     PublishedAssessmentImmutable,
-    ReviewState,
 )
-
-security_log = logging.getLogger("security")
+from tracker.accounts import audit
 
 # --- Assessments ---------------------------------------------------------------------------------------
 
 
 class TransitionInline(ReadOnlyMixin, admin.TabularInline):
+    """The review trail (who returned it, with what comment): its own organisation's alone, even once the
+    assessment is published."""
+
     model = AssessmentTransition
     fields = ["created_at", "from_state", "to_state", "actor", "comment"]
     readonly_fields = fields
@@ -37,7 +37,8 @@ class TransitionInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
+        queryset = super().get_queryset(request).select_related("actor")
+        return access.owned(_viewer(request), queryset, "assessment__organisation")
 
 
 class ReturnForm(forms.Form):
@@ -56,7 +57,7 @@ class ReturnForm(forms.Form):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(admin.ModelAdmin):
+class AssessmentAdmin(ScopedLookupsMixin, admin.ModelAdmin):
     """Assessments are viewed here and reviewed with the actions; nothing else changes them.
 
     They are created through the web form, and only their author changes them (resubmitting a returned
@@ -75,7 +76,14 @@ class AssessmentAdmin(admin.ModelAdmin):
         "organisation",
         "published_at",
     ]
-    list_filter = ["review_state", "basis", "implementation_status", "state_response", "organisation"]
+    # The organisation filter offers only organisations whose assessments the viewer can see.
+    list_filter = [
+        "review_state",
+        "basis",
+        "implementation_status",
+        "state_response",
+        ("organisation", admin.RelatedOnlyFieldListFilter),
+    ]
     list_select_related = ["recommendation", "author", "organisation"]
     search_fields = ["recommendation__code", "rationale", "author__username"]
     date_hierarchy = "assessed_on"
@@ -115,10 +123,24 @@ class AssessmentAdmin(admin.ModelAdmin):
     actions = ["publish_selected", "return_selected"]
 
     def get_queryset(self, request):
-        return access.visible_assessments(_viewer(request), super().get_queryset(request))
+        return access.admin_assessments(_viewer(request), super().get_queryset(request))
+
+    def _held_elsewhere(self, request, obj) -> bool:
+        return obj is not None and not access.administers(_viewer(request), obj.organisation_id)
 
     def get_readonly_fields(self, request, obj=None):
         return [name for _title, options in self.fieldsets for name in options["fields"]]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._held_elsewhere(request, obj):
+            return fieldsets
+        # Another organisation's published assessment: the record, not its review (the return comment
+        # survives resubmission on the row).
+        return [
+            (title, {**options, "fields": [f for f in options["fields"] if f != "review_comment"]})
+            for title, options in fieldsets
+        ]
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
@@ -157,10 +179,9 @@ class AssessmentAdmin(admin.ModelAdmin):
         return obj is None and super().has_change_permission(request)
 
     def has_delete_permission(self, request, obj=None):
-        if (
-            obj is not None
-            and Assessment.objects.filter(pk=obj.pk, review_state=ReviewState.PUBLISHED).exists()
-        ):
+        if self._held_elsewhere(request, obj):
+            return False
+        if obj is not None and Assessment.objects.filter(pk=obj.pk).published().exists():
             return False
         return super().has_delete_permission(request, obj)
 
@@ -171,10 +192,9 @@ class AssessmentAdmin(admin.ModelAdmin):
         perms_needed.discard(AssessmentTransition._meta.verbose_name)
         return deleted, counts, perms_needed, protected
 
+    @transaction.atomic
     def delete_model(self, request, obj):
-        security_log.info(
-            "assessment.delete id=%s state=%s user=%s via=admin", obj.pk, obj.review_state, request.user.pk
-        )
+        audit.record("assessment.delete", actor=request.user, target=obj, state=obj.review_state, via="admin")
         super().delete_model(request, obj)
 
     def get_actions(self, request):
@@ -187,7 +207,8 @@ class AssessmentAdmin(admin.ModelAdmin):
         """Apply a review service to each selected row; a refused row (four eyes, wrong state) becomes an
         error message and the others go ahead, each in its own transaction."""
         done = 0
-        for assessment in queryset.select_related("recommendation"):
+        # Only the viewer's own organisation's work is reviewed here; other rows are not even tried.
+        for assessment in access.owned(_viewer(request), queryset).select_related("recommendation"):
             try:
                 apply(assessment)
             except (ValidationError, PermissionDenied, PublishedAssessmentImmutable) as exc:
@@ -242,7 +263,9 @@ class AssessmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(AssessmentTransition)
-class AssessmentTransitionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class AssessmentTransitionAdmin(ReadOnlyMixin, ScopedLookupsMixin, admin.ModelAdmin):
+    """The review trail, its own organisation's alone: comments and who acted never leave it."""
+
     list_display = ["created_at", "assessment", "from_state", "to_state", "actor"]
     list_filter = ["to_state", "from_state"]
     list_select_related = ["assessment__recommendation", "actor"]
@@ -252,6 +275,4 @@ class AssessmentTransitionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return (
-            super().get_queryset(request).filter(access.assessment_q(_viewer(request), prefix="assessment__"))
-        )
+        return access.owned(_viewer(request), super().get_queryset(request), "assessment__organisation")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from cases import access
-from cases.admin.base import GuardedHistoryAdmin, ReadOnlyMixin, _count, _viewer
+from cases import access, services
+from cases.admin.base import GuardedHistoryAdmin, ReadOnlyMixin, _count, _errors, _viewer
 from cases.models import (
     Assessment,
     Document,
@@ -16,8 +17,6 @@ from cases.models import (
     Recommendation,
     Theme,
 )
-
-security_log = logging.getLogger("security")
 
 # --- Documents, themes, recommendations ----------------------------------------------------------------
 
@@ -94,7 +93,7 @@ class AssessmentInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
 
     def get_queryset(self, request):
-        return access.visible_assessments(_viewer(request), super().get_queryset(request)).select_related(
+        return access.admin_assessments(_viewer(request), super().get_queryset(request)).select_related(
             "author"
         )
 
@@ -109,8 +108,9 @@ Evidence.recommendations.through.__str__ = _evidence_link_str
 
 
 class EvidenceLinkInline(admin.TabularInline):
-    """Evidence supporting the recommendation. Links to sources the curator may not see are neither shown
-    nor touched (the formset only saves the rows it listed)."""
+    """Evidence supporting the recommendation, as links the curator's organisation may change: its own
+    sources. Other organisations' links are listed read-only on the page (those the curator may see) or not
+    at all, and never touched: the formset only saves the rows it listed, through the link services."""
 
     model = Evidence.recommendations.through
     fields = ["evidence", "confidentiality", "held_by"]
@@ -124,13 +124,14 @@ class EvidenceLinkInline(admin.TabularInline):
         return (
             super()
             .get_queryset(request)
-            .filter(access.evidence_q(_viewer(request), prefix="evidence__"))
+            .filter(access.owned_q(_viewer(request), "evidence__organisation"))
             .select_related("evidence__organisation")
         )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "evidence":
-            kwargs["queryset"] = access.visible_evidence(_viewer(request))
+            viewer = _viewer(request)
+            kwargs["queryset"] = access.owned(viewer, access.admin_evidence(viewer))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description=_("confidentiality"))
@@ -163,9 +164,10 @@ class RecommendationAdmin(GuardedHistoryAdmin):
     list_select_related = ["document"]
     search_fields = ["code", "paragraph", "text"]
     filter_horizontal = ["themes"]
-    readonly_fields = [*DERIVED_STATUS_FIELDS, "created_at", "updated_at"]
+    readonly_fields = [*DERIVED_STATUS_FIELDS, "evidence_held_elsewhere", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["document", "paragraph", "code", "position", "addressee", "text", "themes"]}),
+        (_("Evidence held by other organisations"), {"fields": ["evidence_held_elsewhere"]}),
         (
             _("Current status"),
             {
@@ -182,9 +184,57 @@ class RecommendationAdmin(GuardedHistoryAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("themes")
 
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            # Other organisations' sources the viewer may read: listed, not editable (the inline above
+            # holds the viewer's own). The rest are not even counted here.
+            viewer = _viewer(request)
+            obj._held_elsewhere = list(
+                access.admin_evidence(viewer, obj.evidence.all())
+                .exclude(access.owned_q(viewer))
+                .select_related("organisation")
+            )
+        return obj
+
+    @admin.display(description=_("supporting evidence"))
+    def evidence_held_elsewhere(self, obj: Recommendation) -> str:
+        rows = getattr(obj, "_held_elsewhere", [])
+        lines = ((e.title, e.get_confidentiality_display(), e.organisation) for e in rows)
+        return format_html_join(mark_safe("<br>"), "{} ({}, {})", lines) or "—"
+
     @admin.display(description=_("themes"))
     def theme_names(self, obj: Recommendation) -> str:
         return ", ".join(theme.name for theme in obj.themes.all())
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Evidence.recommendations.through:
+            super().save_formset(request, form, formset, change)
+            return
+        # Links are written by the services (holder check, sync touch, audit row), row by row; a refused
+        # row becomes an error message and the others go ahead.
+        recommendation = form.instance
+        # What the admin log's change message reads (ModelAdmin.construct_change_message).
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for row in formset.forms:
+            if not row.has_changed() and row not in formset.deleted_forms:
+                continue
+            # Validation has already put the new choice on row.instance: read the stored link.
+            before = (
+                formset.model.objects.select_related("evidence").get(pk=row.instance.pk).evidence
+                if row.instance.pk
+                else None
+            )
+            after = row.cleaned_data.get("evidence")
+            try:
+                if before is not None and (row in formset.deleted_forms or after != before):
+                    services.unlink_evidence(before, [recommendation], by=request.user)
+                    formset.deleted_objects.append(formset.model(evidence=before))
+                if after is not None and row not in formset.deleted_forms and after != before:
+                    services.link_evidence(after, [recommendation], by=request.user)
+                    formset.new_objects.append(formset.model(evidence=after))
+            except (ValidationError, PermissionDenied) as exc:
+                self.message_user(request, f"{after or before}: {_errors(exc)}", messages.ERROR)
 
     def save_model(self, request, obj, form, change):
         obj._history_user = request.user
