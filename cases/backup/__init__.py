@@ -102,7 +102,15 @@ def write_backup(
 
 def verify_backup(path: str | Path, *, using: str = DEFAULT_DB_ALIAS) -> Summary:
     """Authenticate the whole file (and, for the portable format, check its structure against this
-    installation's tables). Raises BackupError; changes nothing."""
+    installation's tables). Raises BackupError; changes nothing but the audit trail."""
+    try:
+        return _verify(path, using=using)
+    except BackupError as exc:
+        _refused(using, exc, action="verify")
+        raise
+
+
+def _verify(path: str | Path, *, using: str) -> Summary:
     header, size = envelope.verify(path)
     summary = Summary(kind=header.get("kind", "?"), bytes=size, header=header)
     if summary.kind == "portable":
@@ -127,7 +135,7 @@ def restore_backup(
     know (portable: whose migrations differ from the target's); a target that already holds data, unless
     `replace` (then it is replaced whole, in one transaction)."""
     try:
-        summary = verify_backup(path, using=using)
+        summary = _verify(path, using=using)
         kind = summary.kind
         vendor = connections[using].vendor
         migrations = summary.header.get("migrations") or []
