@@ -170,6 +170,8 @@ def evidence_new(request: HttpRequest) -> HttpResponse:
                 form.add_error("url", _("This address cannot be recorded. If you need it, ask a curator."))
             else:
                 messages.success(request, _("Evidence “%(title)s” was recorded.") % {"title": evidence.title})
+                for warning in form.warnings:  # a lookalike or punycode host: recorded, but worth a look
+                    messages.warning(request, warning)
                 if then_assess:
                     return redirect(f"{reverse('cases:assess', args=[origin.code])}?evidence={evidence.pk}")
                 if origin is not None:

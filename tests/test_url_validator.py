@@ -210,3 +210,64 @@ def test_admin_model_form_uses_the_validator(personas):
     form = EvidenceModelForm({**data, "url": "example.org/no-scheme"})
     assert not form.is_valid()
     assert "https://" in form.errors["url"][0]
+
+
+# --- The evidence page: refused with a message, flagged with a warning the user sees ----------------------
+
+
+def _post_evidence(user, **overrides):
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.test_web_write import evidence_data
+
+    client = Client()
+    client.force_login(user)
+    return client.post(reverse("cases:evidence-new"), evidence_data(**overrides), follow=True)
+
+
+@pytest.mark.django_db
+def test_evidence_page_records_a_lookalike_host_and_shows_the_warning(personas):
+    response = _post_evidence(personas.alice, url="https://\u0430pple.com/press")
+    page = response.content.decode()
+    evidence = Evidence.objects.get(url="https://\u0430pple.com/press")
+    assert response.redirect_chain[-1][0] == f"/evidence/{evidence.pk}/"
+    assert "was recorded" in page
+    assert 'class="message message--warning"' in page
+    assert "mixes letters of different scripts" in page
+
+
+@pytest.mark.django_db
+def test_evidence_page_warns_about_a_punycode_archive_address(personas):
+    response = _post_evidence(personas.alice, archive_url="https://xn--80ak6aa92e.com/copy")
+    page = response.content.decode()
+    assert Evidence.objects.filter(archive_url="https://xn--80ak6aa92e.com/copy").exists()
+    assert "written in punycode" in page
+
+
+@pytest.mark.django_db
+def test_evidence_page_shows_no_warning_for_an_ordinary_address(personas):
+    page = _post_evidence(personas.alice).content.decode()
+    assert "was recorded" in page
+    assert "message--warning" not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("url", "https://example.org/\u202egpj.exe", "U+202E"),
+        ("url", "https://exa\u200bmple.org/", "U+200B"),
+        ("title", "Report\u2066 hidden\u2069", "U+2066"),
+        ("title", "Wit\ufeffness", "U+FEFF"),
+        ("archive_url", "https://web.archive.org/\u200dx", "U+200D"),
+    ],
+)
+def test_evidence_page_refuses_invisible_characters_and_keeps_the_input(personas, field, value, shown):
+    before = Evidence.objects.count()
+    response = _post_evidence(personas.alice, **{field: value})
+    page = response.content.decode()
+    assert response.status_code == 200 and not response.redirect_chain
+    assert shown in page
+    assert 'value="OHCHR"' in page  # the other fields are kept as typed
+    assert Evidence.objects.count() == before
