@@ -66,7 +66,11 @@ def accept(request: HttpRequest) -> HttpResponse:
         else:
             request.session.pop(SESSION_KEY, None)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            # As allauth records a password sign-in: the second-factor set-up then needs no second password.
-            record_authentication(request, user, "password", username=user.get_username())
+            # As allauth records a password sign-in. The password was typed this very moment, so it also
+            # counts as allauth's recent re-authentication: a curator's second-factor set-up, which comes
+            # next, does not ask for it again.
+            record_authentication(
+                request, user, "password", username=user.get_username(), reauthenticated=True
+            )
             return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "accounts/invitation_accept.html", {"form": form, "invitation": invitation})
