@@ -204,15 +204,18 @@ class Server:
         self.config, self.env, self.log_path = config, env, log_path
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> Server:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = [
+    def command(self) -> list[str]:
+        return [
             str(BIN / "gunicorn"), "tracker.wsgi:application",
             "--workers", str(self.config.workers),
             "--bind", f"127.0.0.1:{self.config.port}",
             "--timeout", "600", "--graceful-timeout", "5",
             "--error-logfile", str(self.log_path), "--log-level", "warning",
         ]  # fmt: skip
+
+    def __enter__(self) -> Server:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = self.command()
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **self.env}, stdout=self._log, stderr=subprocess.STDOUT

@@ -1,22 +1,41 @@
-"""`make loadtest`: a mixed read/write workload against gunicorn (2 workers, loopback) for a fixed time.
+"""`make loadtest`: a contended mixed workload against gunicorn (the deployment's config, loopback) for a
+fixed time, then the workflow's invariants checked in the database.
 
     LOADTEST_SECONDS=60 LOADTEST_CLIENTS=8 BENCH_RECOMMENDATIONS=20000 make loadtest
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/loadtest make loadtest      # on PostgreSQL
 
-Client threads (standard library: threading + http.client, at most 64) each loop for LOADTEST_SECONDS
-(default 60) over a weighted mix: mostly reading (dashboard, list pages with filters, search and page
-numbers, recommendation pages, API list pages and details, the review queue), some writing (a monitor
-submits an assessment through the form, a curator publishes a submitted one). It reports throughput,
-p50/p95/p99 per kind of request and overall, every error (any unexpected status or a failed connection),
-and counts "database is locked" in the responses and in the server's log. It uses the benchmark's
-generated database (tests/perf/harness.py) and leaves the published and submitted assessments in it.
-Exit status 1 on any error or "database is locked".
+Each client thread is one person with their own session, signed in through the real sign-in page (curators
+with their second factor): half monitors, half curators (at least two of each) of a load-test organisation.
+They work on LOADTEST_HOT (default 3) "hot" recommendations, so that publications of the same
+recommendation meet on its row lock, and curators race for the same submitted assessments:
+
+- monitors open the assessment form of a hot recommendation, think (up to LOADTEST_THINK seconds), and
+  submit; when an assessment was published meanwhile the form answers with the edit-conflict prompt, and
+  they confirm it and submit again. They revise and resubmit what curators returned to them (from their
+  dashboard), export the hot recommendations' published assessments as CSV, and read (dashboard, list,
+  search, recommendation pages);
+- curators take one of the oldest submissions in their review queue and publish it (or, one time in five,
+  return it with a comment); the page after says whether they won or another curator acted first.
+
+The database is SQLite (the benchmark's generated database, tests/perf/harness.py) unless DATABASE_URL
+names a PostgreSQL database: created if missing, generated if empty, refused if it holds other data.
+
+After the run, in the database: every recommendation's stored status equals the status recomputed from its
+assessments (`services.recompute_current_status`, in a transaction rolled back), no published assessment
+was reviewed by its author, no assessment was published twice, no transition row points to a missing
+assessment, and every submission a client saw accepted is stored. The report prints these beside
+throughput and latencies (p50/p95/p99). Exit status 1 on any error, any "database is locked", or a broken
+invariant.
 """
 
 from __future__ import annotations
 
 import collections
 import html.parser
+import os
 import random
+import re
+import secrets
 import sys
 import threading
 import time
@@ -28,27 +47,27 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.perf import harness
-from tests.perf.harness import Http, Server, log, percentile
+from tests.perf.harness import Http, log, percentile
 
-MAX_CLIENTS = 64
+ORGANISATION = "Load test NGO"
 SEARCH_TERMS = ["torture", "detention", "forced labour", "liberty", "新疆", "مەجبۇرىي", "XUAR", "reprisals"]
 STATUSES = ["not_implemented", "partially_implemented", "implemented", "regressed", "not_assessed"]
-# (kind, weight): reads first, then writes.
-MIX = [
-    ("dashboard", 10),
-    ("list", 20),
-    ("search", 8),
-    ("detail", 22),
-    ("api list", 10),
-    ("api detail", 10),
-    ("review queue", 5),
-    ("submit", 8),
-    ("publish", 7),
-]
+# What each kind of person does, with weights.
+MONITOR_MIX = [("submit", 30), ("resubmit", 10), ("export csv", 8), ("dashboard", 12), ("list", 15),
+               ("search", 8), ("detail", 17)]  # fmt: skip
+CURATOR_MIX = [("review", 70), ("own", 5), ("dashboard", 10), ("detail", 10), ("list", 10)]
+KINDS = ["sign-in", "dashboard", "list", "search", "detail", "export csv", "submit (form)", "submit",
+         "conflict confirm", "resubmit (form)", "resubmit", "review queue", "publish", "return",
+         "publish own"]  # fmt: skip
+CONFLICT_MARK = 'id="conflict-heading"'
+MESSAGE = re.compile(r'<li class="message message--(\w+)"[^>]*>(.*?)</li>', re.S)
+PUBLISH_ACTION = re.compile(r'action="/review/(\d+)/publish/"')
+RESUBMIT_LINK = re.compile(r'href="/assessments/(\d+)/resubmit/"')
+OWN_ITEM = re.compile(r'review-item--own" id="review-(\d+)"')
 
 
 class FormParser(html.parser.HTMLParser):
-    """The inputs of a page's forms: hidden fields, and the values of the evidence checkboxes."""
+    """A page's form inputs: hidden fields and the values of the evidence checkboxes."""
 
     def __init__(self):
         super().__init__()
@@ -60,58 +79,172 @@ class FormParser(html.parser.HTMLParser):
             return
         a = dict(attrs)
         if a.get("type") == "hidden" and a.get("name"):
-            self.hidden.setdefault(a["name"], a.get("value") or "")
+            self.hidden[a["name"]] = a.get("value") or ""
         elif a.get("type") == "checkbox" and a.get("name") == "evidence" and a.get("value"):
             self.evidence.append(a["value"])
 
 
+def parse_form(body: bytes) -> FormParser:
+    parser = FormParser()
+    parser.feed(body.decode("utf-8", "replace"))
+    return parser
+
+
 @dataclass
 class Shared:
+    """What the clients share: the hot recommendations, results, errors and the workflow's outcomes."""
+
+    hot: list[str]
     codes: list[str]
-    publishable: collections.deque
     lock: threading.Lock = field(default_factory=threading.Lock)
     results: list[tuple[str, int, float]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    outcomes: collections.Counter = field(default_factory=collections.Counter)
     locked_in_responses: int = 0
 
 
-def prepare(people: harness.People, count: int) -> Shared:
-    from cases.models import Assessment, Recommendation, ReviewState
+# --- set-up (in-process Django) ------------------------------------------------------------------------
 
-    rng = random.Random(1)
-    ids = list(Recommendation.objects.values_list("id", flat=True))
-    sample = rng.sample(ids, min(len(ids), 2000))
-    codes = list(Recommendation.objects.filter(id__in=sample).values_list("code", flat=True))
-    organisation = people.curator.membership.organisation
-    publishable = collections.deque(
-        Assessment.objects.filter(review_state=ReviewState.SUBMITTED, organisation=organisation)
-        .exclude(author=people.curator)
-        .order_by("id")
-        .values_list("id", flat=True)[:count]
-    )
-    return Shared(codes=codes, publishable=publishable)
+
+def database_url() -> str | None:
+    """DATABASE_URL when it names PostgreSQL (the load test's own database), else None (SQLite)."""
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+def ensure_postgresql(config: harness.Config, url: str) -> None:
+    """Create the database if missing, migrate, generate the data if it is empty; refuse one holding other
+    data (the load test writes, so it never runs on a database someone cares about)."""
+    import psycopg
+    from django.core.management import call_command
+    from django.db import connection
+
+    parts = urllib.parse.urlsplit(url)
+    name = parts.path.lstrip("/")
+    host = parts.hostname or "127.0.0.1"
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        raise SystemExit(f"loadtest: loopback only, not {host}")
+    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres", query=""))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            log(f"creating PostgreSQL database {name}")
+            conn.execute(f'CREATE DATABASE "{name}"')
+    call_command("migrate", verbosity=0, interactive=False)
+    from cases.models import Organisation, Recommendation
+
+    count = Recommendation.objects.count()
+    if count == 0:
+        log(f"generating {config.recommendations:,} recommendations (seed {config.seed}) in {name}")
+        call_command(
+            "generate_data", recommendations=config.recommendations, seed=config.seed, stdout=sys.stderr
+        )
+    elif count != config.recommendations or not Organisation.objects.filter(name=harness.BENCH_ORGANISATION):
+        raise SystemExit(
+            f"loadtest: {name} holds {count:,} recommendations, not a generated set of "
+            f"{config.recommendations:,}; use an empty database"
+        )
+    else:
+        log(f"reusing PostgreSQL database {name}")
+    connection.close()
+
+
+@dataclass
+class Person:
+    username: str
+    password: str
+    role: str
+    totp_secret: str = ""
+
+
+def make_people(monitors: int, curators: int, hot: list[str]) -> list[Person]:
+    """Monitors and curators of the load-test organisation with fresh passwords (curators with a TOTP
+    authenticator), and a public source linked to each hot recommendation for the monitors to cite."""
+    from django.contrib.auth import get_user_model
+
+    from cases import services
+    from cases.models import Evidence, Recommendation
+    from tests.mfa_helpers import activate_totp, totp_secret
+    from tracker.accounts.services import create_user
+
+    User = get_user_model()
+    organisation = services.get_or_create_organisation(ORGANISATION)
+    people = []
+    for role, count in (("monitor", monitors), ("curator", curators)):
+        for number in range(count):
+            username = f"load-{role}-{number}"
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = create_user(
+                    username, role=role, organisation=organisation, email=f"{username}@example.org"
+                )
+            password = secrets.token_urlsafe(18)
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            person = Person(username, password, role)
+            if role == "curator":
+                from allauth.mfa.models import Authenticator
+
+                authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+                person.totp_secret = totp_secret(authenticator) if authenticator else activate_totp(user)[1]
+            people.append(person)
+    author = User.objects.get(username="load-monitor-0")
+    for code in hot:
+        url = f"https://loadtest.example.org/sources/{code}"
+        if not Evidence.objects.filter(url=url).exists():
+            services.add_evidence(
+                added_by=author,
+                recommendations=[Recommendation.objects.get(code=code)],
+                url=url,
+                title=f"Load test source on {code}",
+                confidentiality="public",
+            )
+    return people
+
+
+def choose_recommendations(count: int) -> tuple[list[str], list[str]]:
+    """The hot recommendations (the first `count` by code) and a sample of others for reading."""
+    from cases.models import Recommendation
+
+    codes = list(Recommendation.objects.order_by("code").values_list("code", flat=True)[: max(count, 200)])
+    return codes[:count], codes
+
+
+# --- the clients ---------------------------------------------------------------------------------------
 
 
 class Client(threading.Thread):
-    def __init__(self, number: int, http: Http, people: harness.People, shared: Shared, deadline: float):
+    """One person: signs in, then loops over their role's mix until the deadline."""
+
+    def __init__(self, number: int, person: Person, http: Http, shared: Shared, think: float):
         super().__init__(daemon=True)
         self.rng = random.Random(number)
-        self.http, self.people, self.shared, self.deadline = http, people, shared, deadline
-        cookie = people.session_cookie
-        self.monitor = {"Cookie": f"{cookie}={people.sessions['monitor']}"}
-        self.curator = {"Cookie": f"{cookie}={people.sessions['curator']}"}
-        self.key = {"Authorization": f"Bearer {people.api_key}"}
-        self.kinds = [kind for kind, _w in MIX]
-        self.weights = [w for _k, w in MIX]
-        self.curator_csrf: tuple[str, str] | None = None
+        self.person, self.http, self.shared, self.think = person, http, shared, think
+        self.signed_in = threading.Event()
+        self.go = threading.Event()
+        self.deadline = 0.0
+        self.cookies: dict[str, str] = {}
+        mix = MONITOR_MIX if person.role == "monitor" else CURATOR_MIX
+        self.kinds = [kind for kind, _w in mix]
+        self.weights = [w for _k, w in mix]
 
     def run(self):
+        try:
+            self.sign_in()
+        except OSError as exc:
+            self.record("sign-in", 0, 0.0, f"sign-in: {type(exc).__name__}: {exc}")
+            return
+        finally:
+            self.signed_in.set()
+        # Everyone signs in first (Argon2 is slow on purpose); the timed run starts together.
+        self.go.wait()
         while time.monotonic() < self.deadline:
             kind = self.rng.choices(self.kinds, self.weights)[0]
             try:
-                getattr(self, "do_" + kind.replace(" ", "_"))(kind)
+                getattr(self, "do_" + kind.replace(" ", "_"))()
             except OSError as exc:
                 self.record(kind, 0, 0.0, f"{kind}: {type(exc).__name__}: {exc}")
+
+    # --- HTTP with this person's cookies --------------------------------------------------------------
 
     def record(self, kind: str, status: int, seconds: float, error: str | None = None, body: bytes = b""):
         with self.shared.lock:
@@ -121,119 +254,265 @@ class Client(threading.Thread):
             if b"database is locked" in body:
                 self.shared.locked_in_responses += 1
 
-    def get(self, kind: str, path: str, headers: dict, expect: int = 200):
-        response = self.http.get(path, headers)
-        error = None if response.status == expect else f"{kind}: HTTP {response.status} for {path}"
+    def outcome(self, name: str) -> None:
+        with self.shared.lock:
+            self.shared.outcomes[name] += 1
+
+    def request(self, kind: str, method: str, path: str, data=None, expect=(200,)) -> harness.Response:
+        headers = {}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if data is not None:
+            body = urllib.parse.urlencode(data, doseq=True).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        response = self.http.request(method, path, headers, body)
+        self.cookies.update(response.cookies)
+        error = None
+        if response.status not in expect:
+            error = f"{kind}: HTTP {response.status} for {method} {path.split('?')[0]}"
         self.record(kind, response.status, response.seconds, error, response.body)
         return response
 
-    def post(self, kind: str, path: str, headers: dict, data: dict | list, expect: int = 302):
-        body = urllib.parse.urlencode(data, doseq=True).encode()
-        response = self.http.request(
-            "POST", path, {**headers, "Content-Type": "application/x-www-form-urlencoded"}, body
+    def get(self, kind: str, path: str, expect=(200,)) -> harness.Response:
+        return self.request(kind, "GET", path, expect=expect)
+
+    def post(self, kind: str, path: str, data, expect=(302,)) -> harness.Response:
+        return self.request(kind, "POST", path, data, expect)
+
+    # --- sign-in --------------------------------------------------------------------------------------
+
+    def sign_in(self) -> None:
+        from tests.mfa_helpers import totp_code
+
+        page = self.get("sign-in", "/accounts/login/")
+        token = harness.csrf_from(page)
+        answer = self.post(
+            "sign-in",
+            "/accounts/login/",
+            {"csrfmiddlewaretoken": token, "login": self.person.username, "password": self.person.password},
         )
-        error = None if response.status == expect else f"{kind}: HTTP {response.status} for POST {path}"
-        self.record(kind, response.status, response.seconds, error, response.body)
-        return response
+        if self.person.totp_secret:
+            if "/2fa/authenticate/" not in answer.headers.get("Location", ""):
+                self.record(
+                    "sign-in", answer.status, 0.0, "sign-in: a curator was not asked for a second factor"
+                )
+            page = self.get("sign-in", "/accounts/2fa/authenticate/")
+            code = totp_code(self.person.totp_secret)
+            self.post(
+                "sign-in",
+                "/accounts/2fa/authenticate/",
+                {"csrfmiddlewaretoken": harness.csrf_from(page), "code": code},
+            )
+        self.get("sign-in", "/")  # signed in: the dashboard, not a redirect to the sign-in page
 
-    # --- reads ------------------------------------------------------------------------------------------
+    # --- reading --------------------------------------------------------------------------------------
 
-    def do_dashboard(self, kind):
-        self.get(kind, "/", self.monitor)
+    def do_dashboard(self):
+        self.get("dashboard", "/")
 
-    def do_list(self, kind):
-        params = {"page": self.rng.randint(1, 20)}
+    def do_list(self):
+        params = {"page": self.rng.randint(1, 10)}
         if self.rng.random() < 0.6:
             params["implementation_status"] = self.rng.choice(STATUSES)
-        if self.rng.random() < 0.3:
-            params["addressee"] = self.rng.choice(["state", "business"])
-        self.get(kind, "/recommendations/?" + urllib.parse.urlencode(params), self.monitor)
+        self.get("list", "/recommendations/?" + urllib.parse.urlencode(params))
 
-    def do_search(self, kind):
-        params = {"q": self.rng.choice(SEARCH_TERMS)}
-        self.get(kind, "/recommendations/?" + urllib.parse.urlencode(params), self.monitor)
+    def do_search(self):
+        self.get(
+            "search", "/recommendations/?" + urllib.parse.urlencode({"q": self.rng.choice(SEARCH_TERMS)})
+        )
 
-    def do_detail(self, kind):
-        self.get(kind, f"/recommendations/{self.rng.choice(self.shared.codes)}/", self.monitor)
+    def do_detail(self):
+        codes = self.shared.hot if self.rng.random() < 0.5 else self.shared.codes
+        self.get("detail", f"/recommendations/{self.rng.choice(codes)}/")
 
-    def do_api_list(self, kind):
-        params = {}
-        if self.rng.random() < 0.5:
-            params["implementation_status"] = self.rng.choice(STATUSES)
-        query = "?" + urllib.parse.urlencode(params) if params else ""
-        first = self.get(kind, "/api/v1/recommendations/" + query, self.key)
-        if first.status == 200 and self.rng.random() < 0.5:
-            next_link = first.json().get("next")
-            if next_link:
-                parts = urllib.parse.urlsplit(next_link)
-                self.get(kind, f"{parts.path}?{parts.query}", self.key)
+    def do_export_csv(self):
+        code = self.rng.choice(self.shared.hot)
+        response = self.get("export csv", f"/api/v1/export/assessments.csv?recommendation={code}")
+        if (
+            response.status == 200
+            and not response.body.startswith(b"id,")
+            and b"," not in response.body[:200]
+        ):
+            self.record("export csv", response.status, 0.0, "export csv: not a CSV file")
 
-    def do_api_detail(self, kind):
-        self.get(kind, f"/api/v1/recommendations/{self.rng.choice(self.shared.codes)}/", self.key)
+    # --- monitors: submit, the conflict prompt, resubmit ----------------------------------------------
 
-    def do_review_queue(self, kind):
-        response = self.get(kind, "/review/", self.curator)
-        self._remember_csrf(response)
-
-    # --- writes -----------------------------------------------------------------------------------------
-
-    def _remember_csrf(self, response: harness.Response) -> None:
-        token = harness.csrf_from(response)
-        cookie = response.cookies.get("csrftoken")
-        if token and cookie:
-            self.curator_csrf = (token, cookie)
-
-    def do_submit(self, kind):
-        code = self.rng.choice(self.shared.codes)
-        form = self.get("submit (form)", f"/recommendations/{code}/assess/", self.monitor)
-        if form.status != 200:
-            return
-        parser = FormParser()
-        parser.feed(form.body.decode("utf-8", "replace"))
-        csrf_cookie = form.cookies.get("csrftoken")
-        if not parser.evidence or not csrf_cookie:
-            return  # nothing this monitor may cite here: not an error of the server
-        data = [(name, value) for name, value in parser.hidden.items()]
+    def _assessment_data(self, form: FormParser) -> list[tuple[str, str]]:
+        data = [(name, value) for name, value in form.hidden.items()]
         data += [
             ("implementation_status", self.rng.choice(STATUSES[:4])),
             ("state_response", "no_response"),
             ("basis", "independent"),
             ("assessed_on", "2025-01-15"),
             ("rationale", "Load test: a new report says the facility is still in use."),
-            ("evidence", parser.evidence[0]),
+            ("evidence", form.evidence[0]),
         ]
-        headers = {"Cookie": f"{self.monitor['Cookie']}; csrftoken={csrf_cookie}"}
-        self.post(kind, f"/recommendations/{code}/assess/", headers, data)
+        return data
 
-    def do_publish(self, kind):
-        if self.curator_csrf is None:
-            self._remember_csrf(self.http.get("/review/", self.curator))
-        if self.curator_csrf is None:
-            self.record(kind, 0, 0.0, "publish: no CSRF token on /review/")
+    def _submit(self, kind: str, path: str) -> None:
+        """GET the form, think, POST; through the conflict prompt (confirm and POST again) when another
+        assessment of the recommendation was published meanwhile."""
+        page = self.get(f"{kind} (form)", path)
+        if page.status != 200:
             return
-        with self.shared.lock:
-            pk = self.shared.publishable.popleft() if self.shared.publishable else None
-        if pk is None:
+        form = parse_form(page.body)
+        if not form.evidence:
+            self.record(kind, 0, 0.0, f"{kind}: no evidence to cite on {path}")
             return
-        token, cookie = self.curator_csrf
-        headers = {"Cookie": f"{self.curator['Cookie']}; csrftoken={cookie}"}
-        self.post(kind, f"/review/{pk}/publish/", headers, {"csrfmiddlewaretoken": token})
+        data = self._assessment_data(form)
+        time.sleep(self.rng.uniform(0, self.think))
+        for _attempt in range(5):
+            answer = self.post(kind if _attempt == 0 else "conflict confirm", path, data, expect=(200, 302))
+            if answer.status == 302:
+                self.outcome(f"{kind} accepted")
+                return
+            if answer.status != 200:
+                return
+            if CONFLICT_MARK not in answer.body.decode("utf-8", "replace"):
+                self.record(kind, answer.status, 0.0, f"{kind}: the form was refused without a conflict")
+                return
+            # What a person does: read the new assessment, tick the confirmation, submit again. The
+            # re-rendered form carries what was shown (acknowledged) in its hidden fields.
+            self.outcome("conflict prompts")
+            shown = parse_form(answer.body)
+            data = [(k, v) for k, v in data if k not in shown.hidden and k != "confirm_conflict"]
+            data += [*shown.hidden.items(), ("confirm_conflict", "on")]
+        self.record(kind, 0, 0.0, f"{kind}: still in conflict after five confirmations")
+
+    def do_submit(self):
+        self._submit("submit", f"/recommendations/{self.rng.choice(self.shared.hot)}/assess/")
+
+    def do_resubmit(self):
+        dashboard = self.get("dashboard", "/")
+        returned = RESUBMIT_LINK.findall(dashboard.body.decode("utf-8", "replace"))
+        if returned:
+            self._submit("resubmit", f"/assessments/{self.rng.choice(returned)}/resubmit/")
+
+    # --- curators: publish or return, racing each other -----------------------------------------------
+
+    def do_review(self):
+        queue = self.get("review queue", "/review/")
+        text = queue.body.decode("utf-8", "replace")
+        waiting = PUBLISH_ACTION.findall(text)  # only other people's submissions have the buttons
+        if not waiting:
+            return
+        pk = self.rng.choice(waiting[:4])  # the oldest few: curators meet on the same ones
+        token = harness.csrf_from(queue)
+        if self.rng.random() < 0.8:
+            kind, path, data = "publish", f"/review/{pk}/publish/", {"csrfmiddlewaretoken": token}
+        else:
+            comment = "Load test: cite the source's page number."
+            kind, path, data = (
+                "return",
+                f"/review/{pk}/return/",
+                {"csrfmiddlewaretoken": token, "comment": comment},
+            )
+        self.post(kind, path, data)
+        after = self.get("review queue", "/review/")
+        for level, _message in MESSAGE.findall(after.body.decode("utf-8", "replace")):
+            if level == "success":
+                self.outcome(f"{kind}ed" if kind == "return" else "published")
+            elif level == "error":
+                self.outcome("review refused (another curator acted first)")
+
+    def do_own(self):
+        """Four eyes under load: a curator submits an assessment, then tries to publish it themselves with a
+        hand-made POST (the queue offers no button for one's own work); it must be refused."""
+        self._submit("submit", f"/recommendations/{self.rng.choice(self.shared.hot)}/assess/")
+        queue = self.get("review queue", "/review/")
+        own = OWN_ITEM.findall(queue.body.decode("utf-8", "replace"))
+        if not own:
+            return
+        self.post(
+            "publish own", f"/review/{own[-1]}/publish/", {"csrfmiddlewaretoken": harness.csrf_from(queue)}
+        )
+        after = self.get("review queue", "/review/")
+        levels = [level for level, _m in MESSAGE.findall(after.body.decode("utf-8", "replace"))]
+        if "success" in levels:
+            self.record("publish own", 0, 0.0, "publish own: a curator published their own assessment")
+        elif "error" in levels:
+            self.outcome("four eyes refused")
 
 
-def report(
-    config: harness.Config, clients: int, seconds: float, shared: Shared, server_log: str, out=sys.stdout
-):
+# --- the invariants ------------------------------------------------------------------------------------
+
+
+def check_invariants(people: list[Person], started_at, accepted: int) -> tuple[bool, list[str]]:
+    """The workflow's invariants, read from the database after the run."""
+    from django.db import transaction
+    from django.db.models import Count, F
+
+    from cases import services
+    from cases.models import Assessment, AssessmentTransition, Recommendation, ReviewState
+
+    lines = []
+    mismatched, total = [], 0
+    fields = ("implementation_status", "state_response", "state_claim_id")
+    with transaction.atomic():
+        for recommendation in Recommendation.objects.order_by("pk").iterator(chunk_size=2000):
+            total += 1
+            stored = tuple(getattr(recommendation, f) for f in fields)
+            recommendation.save = lambda *args, **kwargs: None  # a dry comparison: nothing is written
+            services.recompute_current_status(recommendation)
+            if tuple(getattr(recommendation, f) for f in fields) != stored:
+                mismatched.append(recommendation.code)
+        transaction.set_rollback(True)
+    lines.append(f"stored status = recomputed status: {total - len(mismatched):,}/{total:,}")
+    if mismatched:
+        lines.append(f"    differ: {', '.join(mismatched[:10])}")
+    own = Assessment.objects.filter(review_state=ReviewState.PUBLISHED, reviewer_id=F("author_id")).count()
+    own_transitions = AssessmentTransition.objects.filter(
+        to_state=ReviewState.PUBLISHED, actor_id=F("assessment__author_id")
+    ).count()
+    lines.append(f"four eyes: published assessments reviewed by their author: {own + own_transitions}")
+    twice = (
+        AssessmentTransition.objects.filter(to_state=ReviewState.PUBLISHED)
+        .values("assessment_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+    lines.append(f"assessments published more than once: {twice}")
+    dangling = AssessmentTransition.objects.exclude(assessment_id__in=Assessment.objects.values("pk")).count()
+    lines.append(f"transition rows pointing to missing assessments: {dangling}")
+    authors = [p.username for p in people]  # monitors, and curators trying four eyes
+    submitted = AssessmentTransition.objects.filter(
+        from_state="",
+        to_state=ReviewState.SUBMITTED,
+        actor__username__in=authors,
+        created_at__gte=started_at,
+    ).count()
+    resubmitted = AssessmentTransition.objects.filter(
+        from_state=ReviewState.RETURNED, actor__username__in=authors, created_at__gte=started_at
+    ).count()
+    lines.append(f"submissions accepted by the server: {accepted}, stored: {submitted + resubmitted}")
+    ok = (
+        not mismatched
+        and own == own_transitions == twice == dangling == 0
+        and accepted == submitted + resubmitted
+    )
+    return ok, lines
+
+
+# --- the report ----------------------------------------------------------------------------------------
+
+
+def report(config, vendor, people, seconds, shared, server_log, invariants, out=sys.stdout) -> None:
     results = shared.results
     locked_log = server_log.count("database is locked")
+    monitors = sum(p.role == "monitor" for p in people)
     print(file=out)
     print(
-        f"Accountability Tracker load test: {clients} clients for {seconds:.0f} s against gunicorn "
-        f"({config.workers} workers, 127.0.0.1), {config.recommendations:,} recommendations (SQLite)",
+        f"Accountability Tracker load test: {monitors} monitors and {len(people) - monitors} curators "
+        f"(one session each) for {seconds:.0f} s against gunicorn (tracker/gunicorn.conf.py, {config.workers} "
+        f"workers, 127.0.0.1), {config.recommendations:,} recommendations ({vendor}), "
+        f"{len(shared.hot)} hot recommendations",
         file=out,
     )
     print(f"Machine: {harness.machine_description()}", file=out)
     print(file=out)
-    header = f"{'request':<16} {'count':>7} {'errors':>7} {'p50':>9} {'p95':>9} {'p99':>9} {'max':>9}"
+    header = f"{'request':<18} {'count':>7} {'errors':>7} {'p50':>9} {'p95':>9} {'p99':>9} {'max':>9}"
     print(header, file=out)
     print("-" * len(header), file=out)
     by_kind: dict[str, list[tuple[int, float]]] = collections.defaultdict(list)
@@ -245,20 +524,28 @@ def report(
         times = [s for _status, s in rows if s > 0]
         ms = [f"{percentile(times, p) * 1000:.0f} ms" for p in (50, 95, 99)]
         print(
-            f"{name:<16} {len(rows):>7} {errors:>7} {ms[0]:>9} {ms[1]:>9} {ms[2]:>9} "
+            f"{name:<18} {len(rows):>7} {errors:>7} {ms[0]:>9} {ms[1]:>9} {ms[2]:>9} "
             f"{max(times, default=0) * 1000:>6.0f} ms",
             file=out,
         )
 
-    for kind in [k for k, _w in MIX] + ["submit (form)"]:
+    for kind in KINDS:
         if kind in by_kind:
             line(kind, by_kind[kind], error_kinds.get(kind, 0))
     print("-" * len(header), file=out)
-    line("all", [row for rows in by_kind.values() for row in rows], len(shared.errors))
+    everything = [row for kind, rows in by_kind.items() if kind != "sign-in" for row in rows]
+    line("all but sign-in", everything, len(shared.errors) - error_kinds.get("sign-in", 0))
     print(file=out)
-    print(f"throughput: {len(results) / seconds:.1f} requests/s ({len(results):,} requests)", file=out)
-    statuses = collections.Counter(status for _k, status, _s in results)
-    print(f"status codes: {dict(sorted(statuses.items()))}", file=out)
+    timed = [row for row in results if row[0] != "sign-in"]
+    print(
+        f"throughput: {len(timed) / seconds:.1f} requests/s ({len(timed):,} requests after the sign-ins)",
+        file=out,
+    )
+    print(f"status codes: {dict(sorted(collections.Counter(s for _k, s, _t in results).items()))}", file=out)
+    print(
+        f"workflow: {', '.join(f'{k} {v}' for k, v in sorted(shared.outcomes.items())) or 'nothing'}",
+        file=out,
+    )
     print(f"errors: {len(shared.errors)}", file=out)
     for error, n in collections.Counter(shared.errors).most_common(10):
         print(f"    {n} x {error}", file=out)
@@ -268,36 +555,69 @@ def report(
         f"tracebacks in the server log: {server_log.count('Traceback')}",
         file=out,
     )
+    ok, lines = invariants
+    print(f"invariants: {'OK' if ok else 'FAILED'}", file=out)
+    for text in lines:
+        print(f"    {text}", file=out)
+
+
+class Server(harness.Server):
+    """gunicorn as deployed: `-c tracker/gunicorn.conf.py`, its worker timeout (30 s) included."""
+
+    def command(self) -> list[str]:
+        config = str(harness.ROOT / "tracker" / "gunicorn.conf.py")
+        return [str(harness.BIN / "gunicorn"), "-c", config, "tracker.wsgi:application"]
 
 
 def main() -> int:
     config = harness.Config.from_env()
     seconds = harness.env_int("LOADTEST_SECONDS", 60)
-    clients = max(1, min(harness.env_int("LOADTEST_CLIENTS", 8), MAX_CLIENTS))
+    clients = max(4, min(harness.env_int("LOADTEST_CLIENTS", 8), 64))
+    hot_count = max(1, harness.env_int("LOADTEST_HOT", 3))
+    think = float(os.environ.get("LOADTEST_THINK", "0.5"))
     env = harness.server_env(config)
+    postgres = database_url()
+    if postgres:
+        env["DATABASE_URL"] = postgres
+    env.update(GUNICORN_BIND=f"127.0.0.1:{config.port}", GUNICORN_WORKERS=str(config.workers))
     harness.setup_django(env)
-    harness.ensure_database(config)
-    people = harness.make_people()
-    # Enough submitted assessments for the publishes the mix can make in the time given.
-    shared = prepare(people, count=max(200, seconds * clients * 2))
+    if postgres:
+        ensure_postgresql(config, postgres)
+    else:
+        harness.ensure_database(config)
     from django.db import connection
+    from django.utils import timezone
 
+    vendor = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[connection.vendor]
+    hot, codes = choose_recommendations(hot_count)
+    monitors = clients // 2
+    people = make_people(monitors, clients - monitors, hot)
+    shared = Shared(hot=hot, codes=codes)
     connection.close()
-    log_path = config.db_path.parent / "loadtest-gunicorn.log"
+    started_at = timezone.now()
+    log_path = (harness.ARTIFACTS if postgres else config.db_path.parent) / "loadtest-gunicorn.log"
     with Server(config, env, log_path) as server:
         http = Http(config.port, timeout=120)
-        log(f"{clients} clients for {seconds}s")
-        started = time.monotonic()
-        threads = [Client(n, http, people, shared, started + seconds) for n in range(clients)]
+        log(f"{clients} clients for {seconds}s on {vendor}, hot: {', '.join(hot)}")
+        threads = [Client(n, person, http, shared, think) for n, person in enumerate(people)]
         for thread in threads:
             thread.start()
+        for thread in threads:
+            thread.signed_in.wait(timeout=300)
+        started = time.monotonic()
+        for thread in threads:
+            thread.deadline = started + seconds
+            thread.go.set()
         for thread in threads:
             thread.join(timeout=seconds + 180)
         elapsed = time.monotonic() - started
         server_log = server.log_text()
-    report(config, clients, elapsed, shared, server_log)
+    accepted = shared.outcomes["submit accepted"] + shared.outcomes["resubmit accepted"]
+    log("checking the invariants")
+    invariants = check_invariants(people, started_at, accepted)
+    report(config, vendor, people, elapsed, shared, server_log, invariants)
     locked = server_log.count("database is locked") + shared.locked_in_responses
-    return 1 if shared.errors or locked else 0
+    return 1 if shared.errors or locked or not invariants[0] else 0
 
 
 if __name__ == "__main__":
