@@ -99,7 +99,7 @@ def test_healthz_ok(client):
 
 
 def test_healthz_503_when_database_fails(client):
-    with mock.patch("cases.health.connection.cursor", side_effect=DatabaseError("down")):
+    with mock.patch("cases.health.load_backend", side_effect=DatabaseError("down")):
         response = client.get("/healthz")
     assert response.status_code == 503
     assert b"ok" not in response.content
