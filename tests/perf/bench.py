@@ -11,7 +11,8 @@ Django admin changelist with the same filter, and the CSV export against the `sq
 exporting the same rows. Queries per page are counted in-process (the test Client against the same
 database). Standard library only. Environment: BENCH_RECOMMENDATIONS, BENCH_SEED, BENCH_RUNS,
 BENCH_EXPORT_RUNS, BENCH_DB, BENCH_DIR, BENCH_PORT. `bench.py --prepare` only creates the database (the
-300,000-row one takes a while); `bench.py --explain` prints the plan of every query of the measured pages.
+300,000-row one takes a while); `bench.py --explain` prints the plan of every query of the measured pages;
+`bench.py --backup` only times `manage.py backup` and `restore` (native and portable; also run at the end).
 """
 
 from __future__ import annotations
@@ -651,6 +652,75 @@ def explain(people: harness.People, out=sys.stdout) -> None:
                     print("    " + " ".join(str(x) for x in row[-1:]), file=out)
 
 
+# --- backup and restore (issue 15) ----------------------------------------------------------------------
+
+BACKUP_TARGET_SECONDS = 300
+
+
+def measure_backup(config: harness.Config, out=sys.stdout) -> list[str]:
+    """Time `manage.py backup` and `manage.py restore`, native and portable, each in its own process as an
+    operator runs them, on the bench database; each restore goes into a new, empty database file (the
+    portable one migrated first, not timed). Prints one line per step; returns the steps over the target."""
+    import os
+    import secrets
+    import sqlite3
+
+    env = {**os.environ, **harness.server_env(config), "LOG_LEVEL": "WARNING"}
+    env["BACKUP_KEY"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    directory = config.db_path.parent / "backup"
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def manage(database: Path, *args: str) -> float:
+        started = time.monotonic()
+        subprocess.run(
+            [sys.executable, str(harness.ROOT / "manage.py"), *args],
+            env={**env, "DATABASE_URL": f"sqlite:///{database}"},
+            cwd=harness.ROOT,
+            check=True,
+            capture_output=True,
+        )
+        return time.monotonic() - started
+
+    def rows(database: Path) -> tuple[int, int]:
+        with sqlite3.connect(database) as db:
+            return tuple(
+                db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]  # noqa: S608
+                for t in ("cases_recommendation", "cases_assessment")
+            )
+
+    expected = rows(config.db_path)
+    lines, missed = [], []
+    for fmt in ("native", "portable"):
+        path = directory / f"bench.{fmt}.backup"
+        target = directory / f"restored-{fmt}.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        log(f"backup ({fmt})")
+        backup_s = manage(config.db_path, "backup", str(path), "--format", fmt)
+        if fmt == "portable":
+            manage(target, "migrate", "-v0")
+        log(f"restore ({fmt})")
+        restore_s = manage(target, "restore", str(path))
+        check = "rows match" if rows(target) == expected else f"ROWS DIFFER {rows(target)} != {expected}"
+        size = path.stat().st_size / 2**20
+        for step, seconds in ((f"backup ({fmt})", backup_s), (f"restore ({fmt})", restore_s)):
+            lines.append(f"  {step:<22} {seconds:8.1f} s   file {size:,.1f} MiB   {check}")
+            if seconds > BACKUP_TARGET_SECONDS:
+                missed.append(step)
+        path.unlink()
+    print(
+        f"Backup and restore: {config.recommendations:,} recommendations, {expected[1]:,} assessments",
+        file=out,
+    )
+    print("\n".join(lines), file=out)
+    print(
+        f"  target: each under {BACKUP_TARGET_SECONDS} s: "
+        + ("met" if not missed else "missed: " + ", ".join(missed)),
+        file=out,
+    )
+    return missed
+
+
 def main() -> int:
     config = harness.Config.from_env()
     runs = harness.env_int("BENCH_RUNS", 5)
@@ -659,6 +729,11 @@ def main() -> int:
         harness.ensure_database(config)
         explain(harness.make_people())
         return 0
+    if "--backup" in sys.argv:
+        # Only the backup and restore timings (BENCH_RECOMMENDATIONS=300000 bench.py --backup).
+        harness.setup_django(harness.server_env(config))
+        harness.ensure_database(config)
+        return 1 if measure_backup(config) else 0
     if "--prepare" in sys.argv:
         # Only create the database (e.g. the 300,000-row one, ahead of time).
         harness.setup_django(harness.server_env(config))
@@ -667,6 +742,8 @@ def main() -> int:
     started = time.monotonic()
     figures, plan, info = measure(config, runs)
     report(config, runs, figures, plan, info)
+    print()
+    measure_backup(config)
     log(f"done in {time.monotonic() - started:.0f}s")
     failed = [f.name for f in figures if f.status]
     if failed:
