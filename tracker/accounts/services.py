@@ -208,7 +208,9 @@ def revoke_invitations(invitations, *, actor) -> int:
     """Revoke the pending ones among `invitations`; accepted ones stay as they are. Returns how many."""
     now = timezone.now()
     count = 0
-    for invitation in invitations.open().select_for_update():
+    # Lock the rows themselves: the admin's queryset joins nullable relations, which cannot be locked.
+    pks = list(invitations.values_list("pk", flat=True))
+    for invitation in Invitation.objects.open().filter(pk__in=pks).select_for_update():
         _revoke(invitation, actor=actor, now=now, reason="revoked")
         count += 1
     return count
