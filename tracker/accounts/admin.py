@@ -546,6 +546,13 @@ class AccessAttemptAdmin(_ScopedAttemptsMixin, AxesAccessAttemptAdmin):
     def has_delete_permission(self, request, obj=None):
         return _is_curator(request) and super().has_delete_permission(request, obj)
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.is_superuser:
+            # axes's clean-up deletes expired attempts of every organisation at once.
+            actions.pop("cleanup_expired_attempts", None)
+        return actions
+
     def delete_model(self, request, obj):
         services.clear_lockouts(AccessAttempt.objects.filter(pk=obj.pk), actor=request.user)
 
