@@ -255,6 +255,25 @@ def test_unlink_refuses_what_a_published_assessment_of_that_recommendation_cites
     assert row.fields == {"recommendations": [p.rec2.pk]}
 
 
+def test_cited_links_stay_for_any_writer(cited):
+    """The model layer backs unlink_evidence: the m2m managers from either side."""
+    p = cited
+    link = Evidence.recommendations.through.objects.filter(evidence=p.public_ev, recommendation=p.rec)
+    for action in (
+        lambda: p.public_ev.recommendations.remove(p.rec),
+        lambda: p.rec.evidence.remove(p.public_ev),
+        lambda: p.public_ev.recommendations.clear(),
+        lambda: p.rec.evidence.clear(),
+        lambda: p.rec.evidence.set([p.partners_ev]),
+    ):
+        with pytest.raises(CitedEvidenceImmutable), transaction.atomic():
+            action()
+    assert link.exists()
+    # A link no published assessment rests on goes as before.
+    p.rec.evidence.remove(p.partners_ev)
+    assert not p.rec.evidence.filter(pk=p.partners_ev.pk).exists()
+
+
 def test_unlinking_internal_evidence_does_not_touch_the_recommendation(personas):
     p = personas
     before = Recommendation.objects.get(pk=p.rec.pk).updated_at
