@@ -6,4 +6,4 @@ organisation's internal evidence or unpublished assessments here either), and th
 (a recommendation's current status, an assessment's review state) is never editable by hand.
 """
 
-from . import apikeys, assessments, base, evidence, reference  # noqa: F401  (registers the ModelAdmins)
+from . import apikeys, assessments, base, evidence, libraries, reference  # noqa: F401  (registers the ModelAdmins)
