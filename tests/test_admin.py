@@ -194,6 +194,10 @@ def _objects(w) -> dict:
 
 
 ADDABLE = {"organisation", "membership", "document", "theme", "recommendation", "evidence", "apikey", "user"}
+# Issue 9: curators add no organisations, memberships or users (accounts come by invitation), and
+# organisations are for superusers only.
+CURATOR_ADDS = ADDABLE - {"organisation", "membership", "user"}
+SUPERUSER_ONLY = {"organisation"}
 WITH_SIMPLE_HISTORY = {"document", "theme", "recommendation", "evidence"}
 MODELS = [
     ("cases", "organisation"),
@@ -224,10 +228,12 @@ def page_url(world, app: str, model: str, view: str) -> str:
 
 class TestAccess:
     # One test per model (not per page) keeps the suite fast: the world takes a while to build.
-    @pytest.mark.parametrize(("app", "model"), MODELS)
+    @pytest.mark.parametrize(("app", "model"), [m for m in MODELS if m[1] not in SUPERUSER_ONLY])
     def test_curator_sees_every_page(self, world, carol, app, model):
         obj = _objects(world)[(app, model)]
         for view in views_of(model):
+            if view == "add" and model not in CURATOR_ADDS:
+                continue
             response = carol.get(page_url(world, app, model, view))
             assert response.status_code == 200, view
             content = response.content.decode()
@@ -237,6 +243,22 @@ class TestAccess:
                 assert escape(str(obj)) in content, view
             if view == "history" and model in WITH_SIMPLE_HISTORY:
                 assert "simple_history/object_history.html" in [t.name for t in response.templates]
+
+    @pytest.mark.parametrize(("app", "model"), [m for m in MODELS if m[1] in SUPERUSER_ONLY])
+    def test_superuser_only_pages_refuse_curators(self, world, carol, app, model):
+        """Issue 9: organisations, and anything across organisations, are for instance operators."""
+        root = make_user("root", role=None, organisation=world.org, is_superuser=True, is_staff=True)
+        for view in views_of(model):
+            assert carol.get(page_url(world, app, model, view)).status_code == 403, view
+            assert client_for(root).get(page_url(world, app, model, view)).status_code == 200, view
+
+    def test_curators_add_accounts_by_invitation_and_no_memberships(self, world, carol):
+        """Issue 9: accounts are made by invitation (the user add page leads there); memberships come
+        with the account and are not added by hand."""
+        response = carol.get(url("user", "add", app="auth"))
+        assert response.status_code == 302
+        assert response["Location"] == reverse("admin:accounts_invitation_add")
+        assert carol.get(url("membership", "add")).status_code == 403
 
     @pytest.mark.parametrize(("app", "model"), MODELS)
     def test_monitor_and_anonymous_are_sent_to_the_admin_login(self, world, app, model):
@@ -594,19 +616,17 @@ class TestUserAdmin:
         assert "Curators" in content and "Monitors" in content
         assert world.org.name in content
 
-    def test_new_user_joins_the_curators_organisation(self, world, carol):
-        page = carol.get(url("user", "add", app="auth"))
-        data = form_data(
-            page,
-            username="erin",
-            password1="a long and unusual passphrase",
-            password2="a long and unusual passphrase",
-            usable_password="true",
-        )
+    def test_user_form_creates_nobody_accounts_come_by_invitation(self, world, carol):
+        """Issue 9: accounts come by invitation; the old user form creates nobody."""
+        data = {
+            "username": "erin",
+            "password1": "a long and unusual passphrase",
+            "password2": "a long and unusual passphrase",
+            "usable_password": "true",
+        }
         response = carol.post(url("user", "add", app="auth"), data)
-        assert response.status_code == 302, response.context["errors"]
-        erin = Membership.objects.select_related("organisation").get(user__username="erin")
-        assert erin.organisation == world.org
+        assert response.status_code in {302, 403}
+        assert not Membership.objects.filter(user__username="erin").exists()
 
     def test_curator_cannot_grant_superuser(self, world, carol):
         page = carol.get(url("user", "change", world.alice.pk, app="auth"))
@@ -622,7 +642,8 @@ class TestUserAdmin:
             url("membership", "change", world.carol.membership.pk),
             form_data(page, organisation=str(world.other_org.pk)),
         )
-        assert response.status_code == 200
+        # Memberships are read-only for curators (issue 9); before, the choice was refused in the form.
+        assert response.status_code in {200, 403}
         assert Membership.objects.get(user=world.carol).organisation == world.org
 
     def test_curator_cannot_change_a_superuser(self, world, carol):
