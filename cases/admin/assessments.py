@@ -143,13 +143,14 @@ class AssessmentAdmin(ScopedLookupsMixin, admin.ModelAdmin):
         ]
 
     def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None:
-            # The cited sources the viewer may see; the rest are counted, never loaded.
-            visible = list(access.visible_evidence(_viewer(request), obj.evidence.all()))
-            obj._visible_evidence = visible
-            obj._withheld_evidence = obj.evidence.count() - len(visible)
-        return obj
+        # As ModelAdmin.get_object, with the cited sources the viewer may see (the rest counted, never
+        # loaded) from the one access function every page showing an assessment uses.
+        queryset = access.with_cited_evidence(_viewer(request), self.get_queryset(request))
+        field = self.model._meta.pk if from_field is None else self.model._meta.get_field(from_field)
+        try:
+            return queryset.get(**{field.name: field.to_python(object_id)})
+        except (self.model.DoesNotExist, ValidationError, ValueError, OverflowError):
+            return None
 
     @admin.display(description=_("evidence"))
     def evidence_cited(self, obj: Assessment) -> str:
@@ -161,9 +162,9 @@ class AssessmentAdmin(ScopedLookupsMixin, admin.ModelAdmin):
                 evidence.get_confidentiality_display(),
                 evidence.url,
             )
-            for evidence in getattr(obj, "_visible_evidence", [])
+            for evidence in getattr(obj, "visible_evidence", [])
         ]
-        withheld = getattr(obj, "_withheld_evidence", 0)
+        withheld = getattr(obj, "withheld_count", 0)
         if withheld:
             lines.append(
                 ngettext("%(count)d withheld source", "%(count)d withheld sources", withheld)
