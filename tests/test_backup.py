@@ -277,9 +277,10 @@ def test_a_recomputed_checksum_does_not_help_a_tamperer(populated, tmp_path):
     from django.test import override_settings
 
     forged = tmp_path / "forged"
-    with override_settings(BACKUP_KEY=new_key()), envelope.Writer(
-        forged, {k: header[k] for k in ("kind", "vendor", "created_at", "migrations")}
-    ) as w:
+    with (
+        override_settings(BACKUP_KEY=new_key()),
+        envelope.Writer(forged, {k: header[k] for k in ("kind", "vendor", "created_at", "migrations")}) as w,
+    ):
         w.write(content)
     with pytest.raises(CommandError, match="Wrong key"):
         restore(forged, "--replace")
