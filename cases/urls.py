@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views, workflow_views
 
@@ -18,4 +18,5 @@ urlpatterns = [
     path("review/<int:pk>/publish/", workflow_views.review_publish, name="review-publish"),
     path("review/<int:pk>/return/", workflow_views.review_return, name="review-return"),
     path("assessments/<int:pk>/resubmit/", workflow_views.assessment_resubmit, name="assessment-resubmit"),
+    path("import/", include("cases.imports.urls")),
 ]

@@ -127,3 +127,41 @@ def make_personas() -> SimpleNamespace:
         partner_org, clearance="partners", name="partners key"
     )
     return SimpleNamespace(**locals())
+
+
+def run_tasks(backend: str = "default") -> int:
+    """Run every task waiting in the queue, in this process, as the real worker does; returns how many ran.
+
+    The database backend: django-tasks-db's own `Worker` in batch mode (what `manage.py db_worker --batch`
+    runs). RQ (TASKS_URL set): RQ's `SimpleWorker` in burst mode on the real Redis (it runs jobs in this
+    process instead of forking, so the test database, even SQLite in memory, is the one the tasks see).
+    Tasks enqueued while it runs (retries) are run too, unless they wait for a later time."""
+    from cases.tasks import task_backends
+
+    the_backend = task_backends[backend]
+    if type(the_backend).__name__ == "RQBackend":
+        import django_rq
+        from rq.worker import SimpleWorker
+
+        worker = django_rq.get_worker(*the_backend.queues, worker_class=SimpleWorker)
+
+        def ended() -> int:
+            return sum(q.finished_job_registry.count + q.failed_job_registry.count for q in worker.queues)
+
+        before = ended()
+        worker.work(burst=True, with_scheduler=False)
+        return ended() - before
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    worker = Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name=backend,
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+    worker.run()
+    return worker._run_tasks

@@ -72,6 +72,9 @@ INSTALLED_APPS = [
     # Before "cases": its post_migrate (tracker.accounts.roles) grants curators the axes permissions, which must exist.
     "axes",
     "csp",
+    # Background work: Django's tasks API (backport) and its database backend's table and worker command.
+    "django_tasks",
+    "django_tasks_db",
     "cases",
     "tracker.accounts",
 ]
@@ -137,7 +140,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Parameters given in DATABASE_URL (?connect_timeout=…, ?options=…) win over these defaults.
     options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
     # statement_timeout is enforced by the server: it ends a query the server is slow to answer.
-    options["options"] = f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT * 1000} {options.get('options', '')}".strip()
+    options["options"] = (
+        f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT * 1000} {options.get('options', '')}".strip()
+    )
     # A server that is gone (packets dropped, not refused) never enforces anything: the kernel drops the
     # connection when what we sent stays unacknowledged (tcp_user_timeout) or an idle wait gets no answer
     # to keepalive probes, so a request on a persistent connection fails instead of waiting for minutes.
@@ -372,6 +377,27 @@ if os.environ.get("CACHE_LOCATION"):
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": os.environ["CACHE_LOCATION"],
     }
+
+# Background work (imports, notifications) goes through Django's tasks API (the django-tasks backport;
+# `cases/tasks.py` is the one place that imports it). By default tasks wait in a database table and
+# `manage.py db_worker` runs them: nothing else to install (`make run` starts one beside the server). With
+# TASKS_URL=redis://host:6379/0 they go to Redis through RQ instead, so any number of app servers and
+# workers (`manage.py rqworker --with-scheduler default`) share one queue.
+TASKS_URL = os.environ.get("TASKS_URL", "")
+if TASKS_URL:
+    if not TASKS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("TASKS_URL must be a redis://, rediss:// or unix:// address.")
+    INSTALLED_APPS.append("django_rq")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    # A job runs at most an hour (a 250,000-record import takes minutes).
+    RQ_QUEUES = {"default": {"URL": TASKS_URL, "DEFAULT_TIMEOUT": 3600}}
+    # Workers (`rqworker`) run jobs as the tasks backend's Job class, which knows Django's Task objects.
+    RQ = {"JOB_CLASS": "django_tasks_rq.Job"}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Uploaded import files and their previews: private (never served), under PRIVATE_ROOT/imports.
+PRIVATE_ROOT = Path(os.environ.get("PRIVATE_ROOT", BASE_DIR / "var"))
+IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 100)
 
 TRACKER_DEFAULT_ORGANISATION = os.environ.get("TRACKER_DEFAULT_ORGANISATION", "Default organisation")
 # Backups (`manage.py backup`/`restore`) are encrypted with BACKUP_KEY (32 random bytes, urlsafe base64) or,

@@ -75,9 +75,11 @@ EVENTS: dict[str, int] = {
     "apikey.throttled": logging.WARNING,
     # Imports
     "import.apply": logging.INFO,
+    "import.discard": logging.INFO,
     "import.fail": logging.WARNING,
     "import.finish": logging.INFO,
     "import.map_theme": logging.INFO,
+    "import.upload": logging.INFO,
     # Operations
     "backup.create": logging.INFO,
     "backup.restore": logging.WARNING,

@@ -1,0 +1,293 @@
+"""The task queue (issue 16, item 4), end to end on each backend: the database backend with its own worker,
+and RQ with a real worker on the machine's Redis when TASKS_URL is set (CI sets it in a step of its own).
+
+Each test runs once per backend: tasks enqueued through Django's tasks API, run by the backend's worker
+(`tests.factories.run_tasks`), results read back from the backend; an upload parsed and applied by the
+import tasks; retries with backoff on a transient failure, none on a permanent one; idempotence (a task
+delivered twice does its work once).
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import os
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import OperationalError
+from django.test import override_settings
+from django.utils import timezone
+
+from cases.imports import tasks as import_tasks
+from cases.imports.tasks import Upload
+from cases.models import ImportRun, ImportStatus, Recommendation
+from cases.tasks import (
+    TaskResultStatus,
+    enqueue_on_commit,
+    is_transient,
+    retry_delay,
+    retrying,
+    task,
+    task_backends,
+)
+from tests.factories import run_tasks
+from tests.fixtures_import.build import upr_rows, write_csv
+from tracker.accounts.models import AuditEvent
+
+TASKS_URL = os.environ.get("TASKS_URL", "")
+DATABASE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+RQ = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(
+    params=[
+        "database",
+        pytest.param(
+            "rq",
+            marks=pytest.mark.skipif(
+                not TASKS_URL,
+                reason="TASKS_URL is not set: the RQ variant needs a Redis server "
+                "(CI runs it with TASKS_URL=redis://127.0.0.1:6379/15)",
+            ),
+        ),
+    ]
+)
+def backend(request, settings, tmp_path):
+    """The task backend under test, configured as settings.py does for it, with an empty queue."""
+    settings.PRIVATE_ROOT = tmp_path / "private"
+    if request.param == "database":
+        with override_settings(TASKS=DATABASE):
+            yield "database"
+        return
+    import django_rq
+
+    with override_settings(
+        TASKS=RQ,
+        RQ_QUEUES={"default": {"URL": TASKS_URL, "DEFAULT_TIMEOUT": 600}},
+        RQ={"JOB_CLASS": "django_tasks_rq.Job"},
+    ):
+        queue = django_rq.get_queue("default")
+        queue.empty()
+        yield "rq"
+        queue.empty()
+
+
+# Tasks used only here. They take plain values (a path), never objects.
+
+
+@task()
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@retrying(attempts=3, backoff=0)
+def flaky(path: str, fail_times: int, *, attempt: int = 1) -> int:
+    """Fails with a transient error `fail_times` times, then succeeds; notes each attempt in the file."""
+    with open(path, "a") as f:
+        f.write(f"{attempt}\n")
+    if attempt <= fail_times:
+        raise OperationalError("database is locked")
+    return attempt
+
+
+@retrying(attempts=3, backoff=0)
+def broken(path: str, *, attempt: int = 1) -> None:
+    with open(path, "a") as f:
+        f.write(f"{attempt}\n")
+    raise ValueError("a bug, not a passing fault")
+
+
+def _waiting(backend: str) -> int:
+    if backend == "rq":
+        import django_rq
+
+        return django_rq.get_queue("default").count
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.ready().count()
+
+
+def _attempts(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+def test_a_task_runs_on_the_worker_and_its_result_is_stored(backend):
+    result = add.enqueue(2, 3)
+    assert result.status == TaskResultStatus.READY
+    assert type(task_backends["default"]).__name__ == ("RQBackend" if backend == "rq" else "DatabaseBackend")
+
+    assert run_tasks() == 1
+
+    stored = add.get_result(result.id)
+    assert stored.status == TaskResultStatus.SUCCESSFUL
+    assert stored.return_value == 5
+
+
+def test_a_transient_failure_is_retried_until_it_succeeds(backend, tmp_path):
+    notes = tmp_path / "attempts"
+    first = flaky.enqueue(str(notes), 2)
+
+    assert run_tasks() == 3  # two failures, then the success
+
+    assert _attempts(notes) == [1, 2, 3]
+    failed = flaky.get_result(first.id)
+    assert failed.status == TaskResultStatus.FAILED
+    assert failed.errors and "OperationalError" in failed.errors[0].traceback
+
+
+def test_retries_stop_after_the_last_attempt(backend, tmp_path):
+    notes = tmp_path / "attempts"
+    flaky.enqueue(str(notes), 10)
+
+    assert run_tasks() == 3
+    assert _attempts(notes) == [1, 2, 3]
+    assert run_tasks() == 0  # nothing left waiting
+
+
+def test_a_permanent_failure_is_not_retried(backend, tmp_path):
+    notes = tmp_path / "attempts"
+    result = broken.enqueue(str(notes))
+
+    assert run_tasks() == 1
+    assert _attempts(notes) == [1]
+    assert broken.get_result(result.id).status == TaskResultStatus.FAILED
+
+
+def test_enqueue_on_commit_waits_for_the_transaction(backend, tmp_path):
+    from django.db import transaction
+
+    notes = tmp_path / "attempts"
+    with transaction.atomic():
+        enqueue_on_commit(flaky, str(notes), 0)
+        assert _waiting(backend) == 0  # not enqueued yet: the rows it is about might not exist
+    assert _waiting(backend) == 1
+    assert run_tasks() == 1
+    assert _attempts(notes) == [1]
+
+
+def _upload(personas, tmp_path, rows) -> Upload:
+    path = write_csv(tmp_path / "china-upr.csv", rows)
+    return Upload.create(
+        SimpleUploadedFile("china-upr.csv", path.read_bytes(), content_type="text/csv"),
+        user=personas.carol,
+        organisation_id=personas.carol.membership.organisation_id,
+        options={
+            "format": "auto",
+            "encoding": "",
+            "map": {},
+            "set": {"document": "A/HRC/40/6", "document_date": "2018-12-26"},
+            "filter": {},
+            "values": [],
+        },
+    )
+
+
+def test_an_upload_is_parsed_then_applied_by_the_worker(backend, personas, tmp_path):
+    before = Recommendation.objects.count()
+    upload = _upload(personas, tmp_path, upr_rows())
+    import_tasks.start_parse(upload)
+    assert Upload.get(upload.token).status == import_tasks.QUEUED
+
+    assert run_tasks() == 1
+
+    parsed = Upload.get(upload.token)
+    assert parsed.status == import_tasks.PREVIEW, parsed.state["error"]
+    preview = parsed.state["preview"]
+    assert preview["counts"]["recommendations"]["create"] == 3
+    assert preview["counts"]["rows"]["read"] == 5
+    assert Recommendation.objects.count() == before  # a preview writes nothing
+
+    with parsed.change(expect={import_tasks.PREVIEW}, to=import_tasks.APPLY_QUEUED):
+        pass
+    import_tasks.start_apply(parsed)
+    import_tasks.start_apply(parsed)  # delivered twice (a double click, a redelivery): applied once
+
+    assert run_tasks() == 2
+
+    done = Upload.get(upload.token)
+    assert done.status == import_tasks.DONE, done.state["error"]
+    run = ImportRun.objects.get()
+    assert done.state["run_id"] == run.pk
+    assert run.status == ImportStatus.DONE
+    assert run.created_by == personas.carol
+    assert run.sha256 == upload.state["sha256"]
+    assert run.file_name == "china-upr.csv"
+    assert Recommendation.objects.count() == before + 3
+    assert AuditEvent.objects.filter(event="import.apply", actor=personas.carol).count() == 1
+    assert AuditEvent.objects.filter(event="import.finish", target_id=str(run.pk)).count() == 1
+    assert not done.path.exists()  # the file is not kept once applied; the report stays
+
+
+def test_a_failed_apply_is_retried_and_resumes(backend, personas, tmp_path, monkeypatch):
+    """The database refuses the first batch once (a transient fault): the task tries again and finishes;
+    the curator sees the attempts; each try left its report."""
+    upload = _upload(personas, tmp_path, upr_rows())
+    for status in (import_tasks.PARSING, import_tasks.PREVIEW, import_tasks.APPLY_QUEUED):
+        with upload.change(to=status):
+            pass
+    apply_module = importlib.import_module("cases.imports.apply")
+
+    real = apply_module._Writer.save_batch
+    calls = {"n": 0}
+
+    def once_locked(self, batch, documents):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("database is locked")
+        return real(self, batch, documents)
+
+    monkeypatch.setattr(apply_module._Writer, "save_batch", once_locked)
+    # No backoff in the test (the real one waits 30 s, then 60 s).
+    import cases.tasks as tasks_module
+
+    monkeypatch.setattr(tasks_module, "retry_delay", lambda attempt, backoff: 0)
+    import_tasks.start_apply(upload)
+
+    assert run_tasks() == 2
+
+    done = Upload.get(upload.token)
+    assert done.status == import_tasks.DONE
+    assert done.state["attempts"]["apply"] == 2
+    runs = list(ImportRun.objects.order_by("pk"))
+    assert [r.status for r in runs] == [ImportStatus.FAILED, ImportStatus.DONE]
+    assert done.state["failed_runs"] == [runs[0].pk]
+    assert Recommendation.objects.filter(document__symbol="A/HRC/40/6").count() == 3
+
+
+def test_a_file_that_is_not_what_it_claims_fails_once_with_its_reason(backend, personas, tmp_path):
+    upload = Upload.create(
+        SimpleUploadedFile("picture.csv", b"\x89PNG\r\n\x1a\n" + b"\0" * 64),
+        user=personas.carol,
+        organisation_id=personas.carol.membership.organisation_id,
+        options={"format": "auto", "encoding": "", "map": {}, "set": {}, "filter": {}, "values": []},
+    )
+    import_tasks.start_parse(upload)
+
+    assert run_tasks() == 1
+
+    failed = Upload.get(upload.token)
+    assert failed.status == import_tasks.PARSE_FAILED
+    assert "not a CSV, XLSX or JSON" in failed.state["error"]
+    assert failed.state["attempts"]["parse"] == 1
+
+
+def test_backoff_doubles_and_the_database_backend_defers_the_retry(settings, tmp_path):
+    assert [retry_delay(n, 30) for n in (1, 2, 3)] == [30, 60, 120]
+    assert retry_delay(20, 30) == 3600
+    assert is_transient(OperationalError("locked"))
+    assert not is_transient(ValueError("bug"))
+    with override_settings(TASKS=DATABASE):
+        from django_tasks_db.models import DBTaskResult
+
+        slow = retrying(attempts=2, backoff=45)(flaky.func.__wrapped__)
+        # The same function under another task: run it by hand, as the worker would.
+        with pytest.raises(OperationalError):
+            slow.call(str(tmp_path / "n"), 5)
+        retry = DBTaskResult.objects.get()
+        assert retry.args_kwargs["kwargs"] == {"attempt": 2}
+        wait = retry.run_after - timezone.now()
+        assert datetime.timedelta(seconds=40) < wait <= datetime.timedelta(seconds=45)
