@@ -313,12 +313,13 @@ def test_admin_matrix(world, db, label, persona):
     for query in queries:
         probe.get(changelist, query)
 
-    # A's own rows: change form, history, and every version of the history.
+    # A's own rows: change form, history, every version of the history, and the delete confirmation
+    # (a GET only: it lists what a deletion would take along).
     for obj in _owned_by_a(world, model):
-        pages = [_url(opts, "change", obj.pk), _url(opts, "history", obj.pk)]
+        pages = [_url(opts, "change", obj.pk), _url(opts, "history", obj.pk), _url(opts, "delete", obj.pk)]
         for page in filter(None, pages):
             response = probe.get(page)
-            if persona in {"superuser", "curator_a"} and opts.app_label == "cases":
+            if persona in {"superuser", "curator_a"} and opts.app_label == "cases" and "/delete/" not in page:
                 assert response.status_code in ({200} if persona == "superuser" else {200, 403}), page
             if persona == "curator_b" and not _b_may_read(world, obj):
                 assert response.status_code in {302, 403, 404}, (page, response.status_code)

@@ -220,6 +220,15 @@ class TestLookups:
         # Carol's own internal source, nobody else's (facets append the count to the label).
         assert str(internal_choice[0]["display"]).endswith("(1)")
 
+    def test_recommendation_delete_page_does_not_list_other_organisations_rows(self, w, carol):
+        """The confirmation page lists what a deletion takes along or is protected by: another
+        organisation's draft and internal links would show there."""
+        response = carol.get(url("recommendation", "delete", w.rec.pk))
+        assert response.status_code == 403
+        assert str(w.draft) not in body(response) and "Mallory" not in body(response)
+        assert carol.post(url("recommendation", "delete", w.rec.pk), {"post": "yes"}).status_code == 403
+        assert Recommendation.objects.filter(pk=w.rec.pk).exists()
+
     def test_organisation_lookup_by_evidence(self, w, carol):
         response = carol.get(url("organisation", "changelist"), {"evidence": w.hidden_ev.pk})
         assert response.status_code in {400, 403}

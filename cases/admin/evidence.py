@@ -115,8 +115,10 @@ class EvidenceAdmin(OwnOrganisationMixin, GuardedHistoryAdmin):
         return not self._held_elsewhere(request, obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        # Deleting would silently drop a source from the public record of a published assessment.
-        if self._held_elsewhere(request, obj) or self._cited(obj):
+        # Deleting would silently drop a source from an assessment: from the public record if published,
+        # from someone's draft otherwise (perhaps another organisation's, which the confirmation page
+        # would then list).
+        if self._held_elsewhere(request, obj) or (obj is not None and obj.assessments.exists()):
             return False
         return super().has_delete_permission(request, obj)
 

@@ -184,6 +184,14 @@ class RecommendationAdmin(GuardedHistoryAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("themes")
 
+    def has_delete_permission(self, request, obj=None):
+        # A recommendation that assessments or evidence rest on is part of organisations' records, some of
+        # them unseen by this curator (the confirmation page would list them): only operators delete it.
+        in_use = obj is not None and (obj.assessments.exists() or obj.evidence.exists())
+        if in_use and not access.is_operator(_viewer(request)):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
         if obj is not None:
