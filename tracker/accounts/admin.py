@@ -9,8 +9,9 @@ between organisations, grant the Curators group or staff status, or set or learn
 from __future__ import annotations
 
 from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.admin import AccessFailureLogAdmin as AxesAccessFailureLogAdmin
 from axes.admin import AccessLogAdmin as AxesAccessLogAdmin
-from axes.models import AccessAttempt, AccessLog
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -26,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from cases import access
-from cases.admin.base import _count, _own_organisation_only, _viewer
+from cases.admin.base import ScopedLookupsMixin, _count, _own_organisation_only, _viewer
 from cases.models import ApiKey, Evidence, Membership, Organisation
 from tracker.accounts import services
 from tracker.accounts.audit import EVENTS
@@ -71,7 +72,7 @@ class SuperuserOnlyMixin:
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(SuperuserOnlyMixin, admin.ModelAdmin):
+class OrganisationAdmin(SuperuserOnlyMixin, ScopedLookupsMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "member_count", "evidence_count", "api_key_count", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -106,7 +107,7 @@ class OrganisationAdmin(SuperuserOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ScopedLookupsMixin, admin.ModelAdmin):
     """Curators see their organisation's memberships; only superusers add, re-point or delete one (a
     curator without a membership, or with another one, would read another organisation's work)."""
 
@@ -200,7 +201,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ScopedLookupsMixin, DjangoUserAdmin):
     form = AccountChangeForm
     inlines = [MembershipInline]
     change_list_template = "accounts/admin/user_change_list.html"
@@ -411,7 +412,7 @@ class InvitationStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ScopedLookupsMixin, admin.ModelAdmin):
     """ "Invite a user": the inviter names the address and role; the app e-mails a one-time link."""
 
     form = InvitationForm
@@ -519,7 +520,7 @@ class InvitationAdmin(admin.ModelAdmin):
 # --- Failed sign-ins (django-axes) -----------------------------------------------------------------------
 
 
-class _ScopedAttemptsMixin:
+class _ScopedAttemptsMixin(ScopedLookupsMixin):
     """axes's admin keyed by username, scoped to the accounts the curator may administer (a failed sign-in
     naming no account is keyed by a hash and belongs to no organisation: superusers only)."""
 
@@ -568,6 +569,14 @@ class AccessLogAdmin(_ScopedAttemptsMixin, AxesAccessLogAdmin):
     pass
 
 
+admin.site.unregister(AccessFailureLog)
+
+
+@admin.register(AccessFailureLog)
+class AccessFailureLogAdmin(_ScopedAttemptsMixin, AxesAccessFailureLogAdmin):
+    pass
+
+
 # --- The audit trail -------------------------------------------------------------------------------------
 
 
@@ -583,7 +592,7 @@ class EventFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ScopedLookupsMixin, admin.ModelAdmin):
     """Read-only: curators see their own organisation's events, superusers every event."""
 
     list_display = ["created_at", "event", "actor", "key_prefix", "target_type", "target_id", "organisation"]
