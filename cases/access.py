@@ -3,21 +3,33 @@
 A `Viewer` is whoever asks: a signed-in user (a member of one organisation), a partner API key (with a
 clearance), or an anonymous visitor (public pages, when enabled). Visibility is applied in the queryset,
 never after the fact, so nothing confidential is ever loaded for someone who may not see it.
+
+- Roles: `require_role(role)` is the one role rule (membership, group, staff flag), a decorator for web
+  views and, through `RoleRequirement.allows`/`refuse`, the API's permission class.
+- Evidence: `evidence_q`/`visible_evidence`/`can_see_evidence`/`get_evidence_for`.
+- Assessments: `visible_assessments`; `Assessment.objects.published()` is the only spelling of "published";
+  `with_cited_evidence` is how every page, endpoint and admin screen shows what an assessment cites;
+  `review_queue` and `open_work` are the curators' and the authors' lists.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
 
-from django.db.models import Q, QuerySet
-from django.http import Http404
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
 
+from tracker.accounts import audit
 from tracker.accounts.roles import is_curator, is_monitor
 
 from .models import ApiKey, Assessment, Confidentiality, Evidence, Membership, Recommendation, ReviewState
-
-security_log = logging.getLogger("security")
 
 
 @dataclass(frozen=True)
@@ -28,15 +40,14 @@ class Viewer:
     levels: tuple[str, ...] = (Confidentiality.PUBLIC,)
     # Members also see their own organisation's internal evidence and unpublished assessments.
     member: bool = False
-    key: ApiKey | None = field(default=None, compare=False)
 
     @property
     def is_curator(self) -> bool:
-        return self.member and is_curator(self.user)
+        return has_role(self, CURATOR)
 
     @property
     def is_monitor(self) -> bool:
-        return self.member and is_monitor(self.user)
+        return has_role(self, MONITOR)
 
 
 ANONYMOUS = Viewer()
@@ -49,8 +60,9 @@ def viewer_for_user(user) -> Viewer:
     (`tracker.accounts.services.create_user`); an account without one is no member of anything and sees
     what an anonymous visitor sees (the views then refuse it).
     """
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not getattr(user, "is_authenticated", False) or not user.is_active or user.pk is None:
         return ANONYMOUS
+    _load_membership(user)
     try:
         organisation_id = user.membership.organisation_id
     except Membership.DoesNotExist:
@@ -63,6 +75,26 @@ def viewer_for_user(user) -> Viewer:
     )
 
 
+def _load_membership(user) -> None:
+    """Read the user's membership and group names in one query, once per user object.
+
+    Every page asks both (the viewer needs the membership, the role checks and the navigation the groups,
+    which `tracker.accounts.roles` caches on the user as `_role_names`), so one query with the groups joined
+    replaces two. Both end up cached on the user object: `user.membership` (or its absence) as Django caches a
+    reverse one-to-one, the names where the role checks look first. Reads only.
+    """
+    cache = user._state.fields_cache
+    if "membership" in cache:
+        return
+    rows = list(
+        Membership.objects.filter(user_id=user.pk).annotate(_group_name=F("user__groups__name")).order_by()
+    )
+    # Django's reverse one-to-one cache: the object, or None for "has none" (then DoesNotExist, no query).
+    cache["membership"] = rows[0] if rows else None
+    if rows and user.__dict__.get("_role_names") is None:
+        user.__dict__["_role_names"] = {row._group_name for row in rows if row._group_name}
+
+
 def viewer_for_key(key: ApiKey) -> Viewer:
     """A key sees evidence up to its clearance and published assessments only; internal never leaves."""
     levels = (
@@ -70,7 +102,7 @@ def viewer_for_key(key: ApiKey) -> Viewer:
         if key.clearance == Confidentiality.PARTNERS
         else (Confidentiality.PUBLIC,)
     )
-    return Viewer(organisation_id=key.organisation_id, levels=levels, member=False, key=key)
+    return Viewer(organisation_id=key.organisation_id, levels=levels, member=False)
 
 
 def viewer_for_request(request) -> Viewer:
@@ -78,6 +110,92 @@ def viewer_for_request(request) -> Viewer:
     if isinstance(key, ApiKey):
         return viewer_for_key(key)
     return viewer_for_user(getattr(request, "user", None))
+
+
+# --- Roles ---------------------------------------------------------------------------------------------
+
+MEMBER = "member"
+MONITOR = "monitor"
+CURATOR = "curator"
+ROLES = (MEMBER, MONITOR, CURATOR)
+
+
+def has_role(viewer: Viewer, role: str) -> bool:
+    """The one role rule. Every role needs an active account with a membership (a user without one is no
+    member of anything and has no role, whatever her groups say). `member`: any member (the reading pages);
+    `monitor`: the Monitors or Curators group (curators record too); `curator`: the Curators group and the
+    staff flag (curators work in the admin too; the flag is what lets them in), or a superuser."""
+    if role not in ROLES:
+        raise ValueError(f"Unknown role {role!r}")
+    user = viewer.user
+    if not viewer.member or user is None or not getattr(user, "is_active", False):
+        return False
+    if role == MEMBER:
+        return True
+    if role == MONITOR:
+        return is_monitor(user)
+    return is_curator(user) and bool(user.is_staff or user.is_superuser)
+
+
+@dataclass(frozen=True)
+class RoleRequirement:
+    """What `require_role(role)` returns: a decorator for web views, and the rule the API's permission
+    class asks (`allows`, then `refuse` to audit a refusal and get the message to show)."""
+
+    role: str
+
+    def allows(self, viewer: Viewer) -> bool:
+        return has_role(viewer, self.role)
+
+    def refuse(self, request: HttpRequest, viewer: Viewer) -> str:
+        """Audit the refusal (`access.refused`: the role asked for, why, which view; no path or query text)
+        and return the message for the person refused."""
+        member = viewer.member
+        # The Django request (DRF wraps it): its flag tells tracker.accounts.security's middleware, which
+        # audits every other 403, that this one is recorded already.
+        django_request = getattr(request, "_request", request)
+        django_request.refusal_audited = True
+        match = getattr(django_request, "resolver_match", None)
+        audit.record(
+            "access.refused",
+            actor=getattr(request, "user", None),
+            organisation=viewer.organisation_id,
+            role=self.role,
+            reason="role" if member else "no_membership",
+            view=match.view_name if match is not None else None,
+        )
+        if not member:
+            return _(
+                "Your account is not a member of any organisation, so it cannot use the tracker. "
+                "Ask an administrator of your organisation to add it."
+            )
+        return _(
+            "Your account does not have the rights this page needs. If you think it should, ask a curator."
+        )
+
+    def __call__(self, view: Callable) -> Callable:
+        """Decorate a view `view(request, viewer, *args)`: sign-in required (a redirect), then the role (403:
+        a page that says why for a user without a membership, the usual 403 page for a missing role)."""
+
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            viewer = viewer_for_user(request.user)
+            if not self.allows(viewer):
+                message = self.refuse(request, viewer)
+                if not viewer.member:
+                    return render(request, "cases/no_membership.html", {"message": message}, status=403)
+                raise PermissionDenied(message)
+            return view(request, viewer, *args, **kwargs)
+
+        return wrapped
+
+
+def require_role(role: str) -> RoleRequirement:
+    """`@require_role("monitor")` on a view; `require_role("monitor").allows(viewer)` in the API."""
+    if role not in ROLES:
+        raise ValueError(f"Unknown role {role!r}")
+    return RoleRequirement(role)
 
 
 # --- Evidence ------------------------------------------------------------------------------------------
@@ -115,14 +233,23 @@ def get_evidence_for(viewer: Viewer, pk: int) -> Evidence:
     """404 where even existence is confidential."""
     try:
         evidence = Evidence.objects.select_related("organisation").get(pk=pk)
-    except (Evidence.DoesNotExist, ValueError, TypeError):
+    except (Evidence.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404 from None
     if not can_see_evidence(viewer, evidence):
-        security_log.info("refused evidence id=%s user=%s", pk, getattr(viewer.user, "pk", None))
+        # The attempt is the viewer's organisation's to see, not the holder's: the holder's curators would
+        # otherwise learn what another organisation's member was looking for.
+        audit.record(
+            "evidence.refused", actor=viewer.user, target=evidence, organisation=viewer.organisation_id
+        )
         raise Http404
-    if evidence.confidentiality == Confidentiality.INTERNAL:
-        security_log.info("read internal evidence id=%s user=%s", pk, getattr(viewer.user, "pk", None))
+    record_evidence_read(viewer, evidence)
     return evidence
+
+
+def record_evidence_read(viewer: Viewer, evidence: Evidence) -> None:
+    """Reading internal evidence is audited (`evidence.read_internal`), on a page or through the API."""
+    if evidence.confidentiality == Confidentiality.INTERNAL:
+        audit.record("evidence.read_internal", actor=viewer.user, target=evidence)
 
 
 # --- Assessments ---------------------------------------------------------------------------------------
@@ -141,10 +268,59 @@ def visible_assessments(viewer: Viewer, queryset: QuerySet | None = None) -> Que
     return queryset.filter(assessment_q(viewer))
 
 
-def published_assessments(queryset: QuerySet | None = None) -> QuerySet:
-    """What leaves the organisation (API, exports, public pages): published only, whoever asks."""
+def withheld_count(viewer: Viewer) -> Coalesce:
+    """How many of an assessment's cited sources the viewer may not see: counted in the database (a
+    correlated subquery on the link table), so none of them is ever loaded. Their existence is shown, never
+    their content."""
+    through = Assessment.evidence.through
+    hidden = (
+        through.objects.filter(assessment_id=OuterRef("pk"))
+        .exclude(evidence_q(viewer, prefix="evidence__"))
+        .order_by()
+        .values("assessment_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(hidden, output_field=IntegerField()), 0)
+
+
+def with_cited_evidence(
+    viewer: Viewer, queryset: QuerySet | None = None, *, evidence: QuerySet | None = None
+) -> QuerySet:
+    """Assessments as shown to `viewer`, with what they cite: every page, endpoint and admin screen that shows
+    an assessment's sources gets them from here.
+
+    Each assessment gets `visible_evidence` (a list: the cited sources the viewer may see, newest first, or
+    in the order of `evidence`, a base Evidence queryset that may also narrow the columns read) and
+    `withheld_count` (an int: the cited sources the viewer may not see). One prefetch query for any number
+    of assessments; the count is part of the assessments' own query. `queryset` (default: every assessment)
+    is not narrowed here: pass one already cut by `visible_assessments` or `.published()`.
+    """
     queryset = Assessment.objects.all() if queryset is None else queryset
-    return queryset.filter(review_state=ReviewState.PUBLISHED)
+    evidence = Evidence.objects.order_by("-published_on", "title", "pk") if evidence is None else evidence
+    return queryset.annotate(withheld_count=withheld_count(viewer)).prefetch_related(
+        Prefetch("evidence", queryset=visible_evidence(viewer, evidence), to_attr="visible_evidence")
+    )
+
+
+def review_queue(viewer: Viewer) -> QuerySet:
+    """The curators' queue: the submitted assessments of the curator's own organisation, oldest first; empty
+    for anyone who is not a curator. A curator's own submissions are in it (shown, but four eyes keeps them
+    for another curator): the dashboard's count leaves them out."""
+    if not viewer.is_curator:
+        return Assessment.objects.none()
+    return Assessment.objects.filter(
+        review_state=ReviewState.SUBMITTED, organisation_id=viewer.organisation_id
+    ).order_by("created_at", "id")
+
+
+def open_work(viewer: Viewer) -> QuerySet:
+    """The viewer's own assessments still in review: submitted, or returned to her to revise."""
+    if not viewer.member:
+        return Assessment.objects.none()
+    return visible_assessments(viewer).filter(
+        author=viewer.user, review_state__in=[ReviewState.SUBMITTED, ReviewState.RETURNED]
+    )
 
 
 def get_assessment_for_review(viewer: Viewer, pk: int) -> Assessment:
@@ -154,21 +330,22 @@ def get_assessment_for_review(viewer: Viewer, pk: int) -> Assessment:
 
 
 def get_own_assessment(viewer: Viewer, pk: int) -> Assessment:
-    assessment = _get_member_assessment(viewer, pk)
+    """The viewer's own assessment, with what it cites (`with_cited_evidence`); 404 for anyone else's."""
+    assessment = _get_member_assessment(viewer, pk, with_cited_evidence(viewer))
     if assessment.author_id != getattr(viewer.user, "pk", None):
         raise Http404
     return assessment
 
 
-def _get_member_assessment(viewer: Viewer, pk: int) -> Assessment:
+def _get_member_assessment(viewer: Viewer, pk: int, queryset: QuerySet | None = None) -> Assessment:
     try:
         return (
-            visible_assessments(viewer)
+            visible_assessments(viewer, queryset)
             .filter(organisation_id=viewer.organisation_id)
             .select_related("recommendation", "author")
             .get(pk=pk)
         )
-    except (Assessment.DoesNotExist, ValueError, TypeError):
+    except (Assessment.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404 from None
 
 

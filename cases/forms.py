@@ -8,17 +8,18 @@ visible querysets, so a posted id of something the user may not see is rejected 
 from __future__ import annotations
 
 import datetime
-import logging
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Max, QuerySet
 from django.forms.models import ModelChoiceIteratorValue
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+
+from tracker.accounts import audit
 
 from . import access
 from .models import (
@@ -34,8 +35,6 @@ from .models import (
 
 # The one URL validator (normalise_url stays importable from here for existing callers).
 from .validators import URL_MAX, check_url, normalise_url, validate_plain_text  # noqa: F401
-
-security_log = logging.getLogger("security")
 
 RATIONALE_MAX = 5000
 EXCERPT_MAX = 2000
@@ -330,15 +329,9 @@ class AssessmentForm(forms.Form):
         seen = _parse_marker(cleaned.get("seen"))
         newer = published.filter(published_at__gt=seen) if seen else published
         self.conflicts = list(
-            newer.select_related("author", "corrects")
-            .prefetch_related(
-                Prefetch(
-                    "evidence",
-                    queryset=access.visible_evidence(self.viewer).order_by("-published_on", "title"),
-                    to_attr="visible_evidence",
-                )
+            access.with_cited_evidence(
+                self.viewer, newer.select_related("author", "corrects").order_by("-published_at", "-id")
             )
-            .order_by("-published_at", "-id")
         )
         if not self.conflicts:
             return
@@ -525,10 +518,12 @@ class EvidenceForm(forms.Form):
             if access.can_see_evidence(self.viewer, existing):
                 self.duplicate = existing
                 raise ValidationError(_("This source is already recorded."), code="duplicate")
-            security_log.info(
-                "evidence.duplicate_refused user=%s evidence=%s",
-                getattr(self.viewer.user, "pk", None),
-                existing.pk,
+            # The refusal is the author's organisation's to see, as the attempt was hers.
+            audit.record(
+                "evidence.duplicate_refused",
+                actor=self.viewer.user,
+                target=existing,
+                organisation=self.viewer.organisation_id,
             )
             raise ValidationError(
                 _("This address cannot be recorded. If you need it, ask a curator."), code="unavailable"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +20,7 @@ from django.views.decorators.http import require_safe
 
 from . import access
 from .filters import EvidenceFilter, RecommendationFilter
-from .models import ImplementationStatus, Recommendation, ReviewState, StateResponse
+from .models import Assessment, ImplementationStatus, Recommendation, ReviewState, StateResponse
 
 PAGE_SIZE = 50
 LATEST_PUBLISHED = 10
@@ -94,30 +94,24 @@ def _status_counts(field: str, choices: type) -> list[dict]:
 
 @login_required
 @require_safe
-def dashboard(request: HttpRequest) -> HttpResponse:
-    viewer = access.viewer_for_user(request.user)
+@access.require_role(access.MEMBER)
+def dashboard(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
     implementation = _status_counts("implementation_status", ImplementationStatus)
     responses = _status_counts("state_response", StateResponse)
     latest = list(
-        access.published_assessments()
+        Assessment.objects.published()
         .select_related("recommendation", "author")
         .order_by("-published_at", "-id")[:LATEST_PUBLISHED]
     )
     own = list(
-        access.visible_assessments(viewer)
-        .filter(author=request.user, review_state__in=[ReviewState.SUBMITTED, ReviewState.RETURNED])
+        access.open_work(viewer)
         .select_related("recommendation")
         .order_by("-updated_at", "-id")[:OWN_OPEN_LIMIT]
     )
     waiting_for_review = None
     if viewer.is_curator:
         # Four eyes: a curator's own submissions are not theirs to review, so they are not counted here.
-        waiting_for_review = (
-            access.visible_assessments(viewer)
-            .filter(review_state=ReviewState.SUBMITTED, organisation_id=viewer.organisation_id)
-            .exclude(author=request.user)
-            .count()
-        )
+        waiting_for_review = access.review_queue(viewer).exclude(author=request.user).order_by().count()
     return render(
         request,
         "cases/dashboard.html",
@@ -135,7 +129,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
-def recommendation_list(request: HttpRequest) -> HttpResponse:
+@access.require_role(access.MEMBER)
+def recommendation_list(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
     filterset = RecommendationFilter(request.GET, queryset=Recommendation.objects.for_list())
     sort = request.GET.get("sort")
     if sort not in RECOMMENDATION_SORTS:
@@ -167,20 +162,16 @@ def recommendation_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
-def recommendation_detail(request: HttpRequest, code: str) -> HttpResponse:
-    viewer = access.viewer_for_user(request.user)
+@access.require_role(access.MEMBER)
+def recommendation_detail(request: HttpRequest, viewer: access.Viewer, code: str) -> HttpResponse:
     recommendation = access.get_recommendation(code)
-    visible_evidence = access.visible_evidence(viewer).order_by("-published_on", "title")
     # Queries: the timeline rows with author, reviewer and corrected assessment joined, and a count of the
     # cited evidence the viewer may not see (its existence is shown, never its content); then the visible
     # cited evidence of all rows in one prefetch.
     timeline = list(
-        access.visible_assessments(viewer, recommendation.assessments.all())
-        .for_timeline()
-        .annotate(
-            withheld_count=Count("evidence", filter=~access.evidence_q(viewer, "evidence__"), distinct=True)
+        access.with_cited_evidence(
+            viewer, access.visible_assessments(viewer, recommendation.assessments.all()).for_timeline()
         )
-        .prefetch_related(Prefetch("evidence", queryset=visible_evidence, to_attr="shown_evidence"))
     )
     by_pk = {assessment.pk: assessment for assessment in timeline}
     for assessment in timeline:
@@ -195,7 +186,11 @@ def recommendation_detail(request: HttpRequest, code: str) -> HttpResponse:
             "recommendation": recommendation,
             "themes": list(recommendation.themes.all()),
             "timeline": timeline,
-            "evidence_list": list(visible_evidence.filter(recommendations=recommendation)),
+            "evidence_list": list(
+                access.visible_evidence(viewer)
+                .filter(recommendations=recommendation)
+                .order_by("-published_on", "title", "pk")
+            ),
             "state_claim": recommendation.state_claim,
         },
     )
@@ -203,8 +198,8 @@ def recommendation_detail(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 @require_safe
-def evidence_list(request: HttpRequest) -> HttpResponse:
-    viewer = access.viewer_for_user(request.user)
+@access.require_role(access.MEMBER)
+def evidence_list(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
     filterset = EvidenceFilter(request.GET, queryset=access.visible_evidence(viewer))
     valid = filterset.is_valid()
     queryset = filterset.qs.order_by("-published_on", "title", "pk") if valid else filterset.queryset.none()
@@ -225,8 +220,8 @@ def evidence_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
-def evidence_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer = access.viewer_for_user(request.user)
+@access.require_role(access.MEMBER)
+def evidence_detail(request: HttpRequest, viewer: access.Viewer, pk: int) -> HttpResponse:
     evidence = access.get_evidence_for(viewer, pk)
     return render(
         request,

@@ -8,14 +8,12 @@ POST only, CSRF-protected, and answer with a redirect (POST → redirect → GET
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
-from django.db.models import Count, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,19 +24,8 @@ from . import access, services
 from .forms import LANGUAGE_SUGGESTIONS, AssessmentForm, EvidenceForm, ReturnForm
 from .models import Assessment, Evidence, Recommendation, ReviewState
 
-security_log = logging.getLogger("security")
-
 # The queue shows the oldest submissions; a longer backlog is worked through from the top.
 REVIEW_QUEUE_LIMIT = 50
-
-
-def _viewer_with_role(request: HttpRequest, role: str) -> access.Viewer:
-    """The request's viewer, or 403 when the signed-in user lacks the role ("monitor" or "curator")."""
-    viewer = access.viewer_for_user(request.user)
-    if not (viewer.is_curator if role == "curator" else viewer.is_monitor):
-        security_log.info("refused role=%s user=%s path=%s", role, request.user.pk, request.path)
-        raise PermissionDenied
-    return viewer
 
 
 # --- Assessments ---------------------------------------------------------------------------------------
@@ -46,8 +33,8 @@ def _viewer_with_role(request: HttpRequest, role: str) -> access.Viewer:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def assess(request: HttpRequest, code: str) -> HttpResponse:
-    viewer = _viewer_with_role(request, "monitor")
+@access.require_role(access.MONITOR)
+def assess(request: HttpRequest, viewer: access.Viewer, code: str) -> HttpResponse:
     recommendation = access.get_recommendation(code)
     if request.method == "POST":
         form = AssessmentForm(request.POST, recommendation=recommendation, viewer=viewer)
@@ -75,16 +62,16 @@ def assess(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def assessment_resubmit(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer = _viewer_with_role(request, "monitor")
+@access.require_role(access.MONITOR)
+def assessment_resubmit(request: HttpRequest, viewer: access.Viewer, pk: int) -> HttpResponse:
+    # With what it cites (access.with_cited_evidence): sources the author can no longer see (a curator
+    # changed their confidentiality) drop out of a resubmission; the page says so rather than losing them
+    # silently.
     assessment = access.get_own_assessment(viewer, pk)
     if assessment.review_state != ReviewState.RETURNED:
         raise Http404
     recommendation = assessment.recommendation
-    # Cited sources the author can no longer see (a curator changed their confidentiality) drop out of a
-    # resubmission; the page says so rather than losing them silently.
-    cited = list(access.visible_evidence(viewer, assessment.evidence.all()))
-    withheld = assessment.evidence.count() - len(cited)
+    cited = assessment.visible_evidence
     if request.method == "POST":
         form = AssessmentForm(request.POST, recommendation=recommendation, viewer=viewer)
         if form.is_valid():
@@ -110,7 +97,7 @@ def assessment_resubmit(request: HttpRequest, pk: int) -> HttpResponse:
         "cases/workflow/resubmit.html",
         form,
         recommendation,
-        {"assessment": assessment, "reviewer": assessment.reviewer, "withheld": withheld},
+        {"assessment": assessment, "reviewer": assessment.reviewer, "withheld": assessment.withheld_count},
         returns_here=False,
     )
 
@@ -144,8 +131,8 @@ def _render_assessment_form(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def evidence_new(request: HttpRequest) -> HttpResponse:
-    viewer = _viewer_with_role(request, "monitor")
+@access.require_role(access.MONITOR)
+def evidence_new(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
     # Where the user came from (?recommendation=<code>): preselected, and where they return to. With
     # ?then=assess they return to that recommendation's assessment form with the new source chosen.
     origin = Recommendation.objects.filter(code=request.GET.get("recommendation", "")).only("code").first()
@@ -195,18 +182,16 @@ def evidence_new(request: HttpRequest) -> HttpResponse:
 
 
 def _review_queue_for(viewer: access.Viewer):
-    """Submitted assessments of the curator's organisation, oldest first, with everything a row shows.
+    """The curator's queue (access.review_queue) with everything a row shows.
 
     Queries: the assessments with recommendation, the State's latest claim, author and corrected
-    assessment joined in (and the evidence count annotated), then one prefetch of the visible evidence.
+    assessment joined in (and the withheld evidence counted), then one prefetch of the visible evidence.
     """
-    visible = access.visible_evidence(viewer).order_by("-published_on", "title")
-    return (
-        Assessment.objects.filter(review_state=ReviewState.SUBMITTED, organisation_id=viewer.organisation_id)
-        .select_related("recommendation", "recommendation__state_claim", "author", "corrects")
-        .annotate(evidence_total=Count("evidence", distinct=True))
-        .prefetch_related(Prefetch("evidence", queryset=visible, to_attr="visible_evidence"))
-        .order_by("created_at", "id")
+    return access.with_cited_evidence(
+        viewer,
+        access.review_queue(viewer).select_related(
+            "recommendation", "recommendation__state_claim", "author", "corrects"
+        ),
     )
 
 
@@ -221,7 +206,6 @@ def _render_queue(
     items = items[:REVIEW_QUEUE_LIMIT]
     for item in items:
         item.is_own = item.author_id == request.user.pk
-        item.withheld = item.evidence_total - len(item.visible_evidence)
         if failed and failed[0] == item.pk:
             item.return_form = failed[1]
         else:
@@ -231,15 +215,15 @@ def _render_queue(
 
 @login_required
 @require_GET
-def review_queue(request: HttpRequest) -> HttpResponse:
-    viewer = _viewer_with_role(request, "curator")
+@access.require_role(access.CURATOR)
+def review_queue(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
     return _render_queue(request, viewer)
 
 
 @login_required
 @require_POST
-def review_publish(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer = _viewer_with_role(request, "curator")
+@access.require_role(access.CURATOR)
+def review_publish(request: HttpRequest, viewer: access.Viewer, pk: int) -> HttpResponse:
     assessment = access.get_assessment_for_review(viewer, pk)
     try:
         services.publish_assessment(assessment, reviewer=request.user)
@@ -256,8 +240,8 @@ def review_publish(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def review_return(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer = _viewer_with_role(request, "curator")
+@access.require_role(access.CURATOR)
+def review_return(request: HttpRequest, viewer: access.Viewer, pk: int) -> HttpResponse:
     assessment = access.get_assessment_for_review(viewer, pk)
     form = ReturnForm(request.POST, auto_id=f"return-{assessment.pk}-%s")
     if not form.is_valid():

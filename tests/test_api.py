@@ -18,7 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cases import services
-from cases.models import Addressee, Confidentiality, Recommendation, Theme
+from cases.models import Addressee, Confidentiality, Evidence, Recommendation, Theme
 from tests.factories import make_document, make_evidence, make_recommendation, make_user, submit
 from tests.test_api_support import (  # noqa: F401  (fixtures)
     INTERNAL_TITLE,
@@ -670,15 +670,18 @@ def test_csv_joins_lists_and_flattens_nested_objects(world):
     "payload", ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
 )
 def test_csv_cells_are_escaped_against_formula_injection(world, payload):
-    services.add_evidence(
+    evidence = services.add_evidence(
         added_by=world.alice,
         url="https://news.example.org/hostile",
-        title=payload,
-        publisher=payload,
-        excerpt=payload,
+        title="Hostile",
+        publisher="Hostile",
+        excerpt="Hostile",
         confidentiality="public",
         recommendations=[world.rec],
     )
+    # Written past the validators, which now refuse control characters in titles on the way in: rows stored
+    # before them, or by any other writer, must still leave the export safely.
+    Evidence.objects.filter(pk=evidence.pk).update(title=payload, publisher=payload, excerpt=payload)
     client = key_client(world.public_secret)
     rows = [r for r in csv_rows(client.get("/api/v1/evidence/?format=csv")) if r["url"].endswith("/hostile")]
     assert rows[0]["title"] == "'" + payload
@@ -754,9 +757,9 @@ def test_key_query_budget_is_constant_per_page(world, resource, django_assert_nu
             assert client.get(second).status_code == 200
 
 
-# Session: session, user and role groups instead of the key; evidence visibility also reads the member's
-# membership. Recommendations do not depend on the viewer.
-SESSION_BUDGETS = {"recommendations": 3 + 2, "assessments": 3 + 2 + 1, "evidence": 3 + 2 + 1}
+# Session: session, user, and the membership with the role groups joined (one query, access.viewer_for_user)
+# instead of the key. The role rule needs the membership, so every resource reads it.
+SESSION_BUDGETS = {"recommendations": 3 + 2, "assessments": 3 + 2, "evidence": 3 + 2}
 
 
 @pytest.mark.parametrize("resource", ["recommendations", "assessments", "evidence"])

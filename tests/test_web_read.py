@@ -417,15 +417,15 @@ def test_dashboard_does_not_show_the_review_count_to_monitors(client, personas):
 def test_dashboard_query_count_is_constant(client, personas, django_assert_num_queries):
     p = personas
     client.force_login(p.carol)
-    # session, user, membership with its organisation (the viewer), implementation counts, response counts,
-    # latest published (with recommendation and author), own open work, the user's groups (roles),
-    # the review count.
-    get_within_budget(client, django_assert_num_queries, "/", 9)
+    # session, user, membership with the user's groups joined (the viewer and the roles), implementation
+    # counts, response counts, latest published (with recommendation and author), own open work, the review
+    # count.
+    get_within_budget(client, django_assert_num_queries, "/", 8)
     for rec in add_recommendations(p.document, 15):
         publish(rec, p.alice, p.dave, [p.public_ev])
         submit(rec, p.carol, [p.public_ev])
         submit(rec, p.alice, [p.public_ev])
-    response = get_within_budget(client, django_assert_num_queries, "/", 9)
+    response = get_within_budget(client, django_assert_num_queries, "/", 8)
     assert len(re.findall(r"T-\d{3}", text_of(response, "latest-published"))) == 10
 
 
@@ -608,9 +608,10 @@ def test_list_query_count_does_not_grow_with_the_page(client, personas, django_a
     client.force_login(p.alice)
     theme = Theme.objects.get(slug="arbitrary-detention")
     url = f"/recommendations/?sort={sort}"
-    # session, user, count, page rows (with document), themes of the page's rows, the document and theme
-    # options of the filter form, the user's groups (roles, for the navigation). No viewer is needed:
-    # recommendations are not confidential.
+    # session, user, the membership with the user's groups joined (the page is for members; the groups
+    # also serve the navigation), count, page rows (with document), themes of the page's rows, the document
+    # and theme options of the filter form. Recommendations are not confidential: nothing else depends on
+    # the viewer.
     response = get_within_budget(client, django_assert_num_queries, url, 8)
     assert len(codes_in_order(response)) == 2
     add_recommendations(p.document, 28, theme=theme)
@@ -825,10 +826,10 @@ def test_recommendation_page_query_count_is_constant(client, personas, django_as
     client.force_login(getattr(p, viewer))
     url = f"/recommendations/{REC}/"
     publish(p.rec, p.alice, p.carol, [p.public_ev, p.internal_ev])
-    # session, user, membership, organisation, the recommendation (with document and State claim), the
-    # timeline (with authors, reviewers, corrected rows and the withheld count), the visible cited evidence,
-    # the recommendation's visible evidence, its themes, the user's groups (roles).
-    response = get_within_budget(client, django_assert_num_queries, url, 9)
+    # session, user, membership with the user's groups joined (viewer and roles), organisation, the
+    # recommendation (with document and State claim), the timeline (with authors, reviewers, corrected rows
+    # and the withheld count), the visible cited evidence, the recommendation's visible evidence, its themes.
+    response = get_within_budget(client, django_assert_num_queries, url, 8)
     assert response.content.decode().count('class="timeline__item') == 1
     previous = None
     for n in range(9):
@@ -842,7 +843,7 @@ def test_recommendation_page_query_count_is_constant(client, personas, django_as
             assessed_on=datetime.date(2023, 1, 1 + n),
         )
     submit(p.rec, p.alice, [p.public_ev])
-    response = get_within_budget(client, django_assert_num_queries, url, 9)
+    response = get_within_budget(client, django_assert_num_queries, url, 8)
     assert response.content.decode().count('class="timeline__item') == (11 if viewer == "alice" else 10)
 
 
@@ -930,11 +931,12 @@ def test_evidence_list_paginates_and_keeps_filters(client, personas):
 def test_evidence_list_query_count_is_constant(client, personas, django_assert_num_queries):
     p = personas
     client.force_login(p.alice)
-    # session, user, membership, organisation, count, page rows, the user's groups (roles).
-    get_within_budget(client, django_assert_num_queries, "/evidence/", 6)
+    # session, user, membership with the user's groups joined (viewer and roles), organisation, count,
+    # page rows.
+    get_within_budget(client, django_assert_num_queries, "/evidence/", 5)
     for n in range(30):
         make_evidence(p.alice, f"https://example.org/more/{n}", Confidentiality.PARTNERS)
-    response = get_within_budget(client, django_assert_num_queries, "/evidence/", 6)
+    response = get_within_budget(client, django_assert_num_queries, "/evidence/", 5)
     assert "1\N{EN DASH}33 of 33 sources" in text_of(response, "result-count")
 
 
@@ -997,12 +999,12 @@ def test_evidence_page_query_count(client, personas, django_assert_num_queries):
     p = personas
     client.force_login(p.alice)
     url = f"/evidence/{p.public_ev.pk}/"
-    # session, user, membership, organisation, the evidence (with organisation), its recommendations
-    # (with documents), the visible assessments citing it, the user's groups (roles).
-    get_within_budget(client, django_assert_num_queries, url, 7)
+    # session, user, membership with the user's groups joined (viewer and roles), organisation, the evidence
+    # (with organisation), its recommendations (with documents), the visible assessments citing it.
+    get_within_budget(client, django_assert_num_queries, url, 6)
     for rec in add_recommendations(p.document, 10):
         publish(rec, p.alice, p.carol, [p.public_ev])
-    response = get_within_budget(client, django_assert_num_queries, url, 7)
+    response = get_within_budget(client, django_assert_num_queries, url, 6)
     assert len(re.findall(r"T-\d{3}", text_of(response, "citing-assessments"))) == 10
 
 

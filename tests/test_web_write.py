@@ -894,10 +894,10 @@ def _fill_queue(w, n: int) -> None:
         submit(rec, w.dave, [evidence, w.internal_ev, w.public_ev], rationale=f"Queue item {i}.")
 
 
-# Session, user, membership with the organisation (the viewer's), the user's groups (role check, cached on the
-# user for the request); the queue (assessments with recommendation, State claim, author and corrected
-# assessment joined, evidence counted), and one prefetch of the visible evidence.
-REVIEW_QUEUE_QUERIES = 6
+# Session, user, membership with the user's groups joined (the viewer and the role check, cached on the user
+# for the request); the queue (assessments with recommendation, State claim, author and corrected
+# assessment joined, withheld evidence counted), and one prefetch of the visible evidence.
+REVIEW_QUEUE_QUERIES = 5
 
 
 @pytest.mark.parametrize("rows", [2, 10])
@@ -910,9 +910,9 @@ def test_review_queue_query_budget_is_constant(w, rows, django_assert_num_querie
     assert len(response.context["items"]) == rows
 
 
-# Session, user, membership with organisation, groups; the recommendation, the published marker, the linked
+# Session, user, membership with the groups joined; the recommendation, the published marker, the linked
 # evidence (checkboxes), the other evidence (list), whether there is anything to correct.
-ASSESS_FORM_QUERIES = 9
+ASSESS_FORM_QUERIES = 8
 
 
 @pytest.mark.parametrize("extra_evidence", [0, 16])

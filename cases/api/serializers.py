@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cases.models import Assessment, Document, Evidence, Recommendation, ReviewState, Theme
+from cases.models import Assessment, Document, Evidence, Recommendation, Theme
 
 API_NS = "api"
 
@@ -112,7 +112,7 @@ class PublishedClaimField(StateClaimSerializer):
 
     def get_attribute(self, instance):
         claim = super().get_attribute(instance)
-        return claim if claim is not None and claim.review_state == ReviewState.PUBLISHED else None
+        return claim if claim is not None and claim.is_published else None
 
 
 class RecommendationSerializer(serializers.ModelSerializer):
@@ -194,7 +194,9 @@ class AssessmentSerializer(serializers.ModelSerializer):
         help_text=_("Ids of the evidence it rests on that you may see (see /api/v1/evidence/{id}/).")
     )
     withheld_evidence = serializers.IntegerField(
-        read_only=True, help_text=_("How many further sources it rests on that your clearance does not show.")
+        source="withheld_count",
+        read_only=True,
+        help_text=_("How many further sources it rests on that your clearance does not show."),
     )
     corrects = serializers.PrimaryKeyRelatedField(
         read_only=True,

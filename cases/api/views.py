@@ -11,11 +11,9 @@ Query budget per request, whatever the page size or depth (the tests hold each l
 
 from __future__ import annotations
 
-import logging
 from functools import cached_property
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponsePermanentRedirect
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control, patch_vary_headers
@@ -30,8 +28,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from cases import access
-from cases.models import ApiKey, Assessment, Confidentiality, Document, Evidence, Recommendation, Theme
-from tracker.accounts.roles import is_monitor
+from cases.models import ApiKey, Assessment, Document, Evidence, Recommendation, Theme
 
 from . import filters, serializers
 from .authentication import ApiKeyAuthentication
@@ -40,19 +37,27 @@ from .renderers import CSVRenderer
 from .schema import ApiAutoSchema
 from .throttling import KeyRateThrottle, MemberRateThrottle
 
-security_log = logging.getLogger("security")
-
 
 class IsKeyOrMonitor(BasePermission):
-    """An organisation key, or a signed-in monitor or curator (the people the web app serves)."""
+    """An organisation key, or a signed-in monitor or curator (the people the web app serves), by the web's
+    own role rule (access.require_role): a user without a membership is refused (403), never moved."""
 
     message = _("Your account has no monitor or curator role.")
+    requirement = access.require_role(access.MONITOR)
 
     def has_permission(self, request, view) -> bool:
         if isinstance(request.auth, ApiKey):
             return True
         user = request.user
-        return bool(user and user.is_authenticated and is_monitor(user))
+        if not (user and user.is_authenticated):
+            return False  # 401: DRF asks for credentials
+        viewer = access.viewer_for_request(request)
+        if self.requirement.allows(viewer):
+            return True
+        refusal = self.requirement.refuse(request, viewer)
+        if not viewer.member:
+            self.message = refusal
+        return False
 
 
 class ApiMixin:
@@ -146,20 +151,6 @@ class RecommendationResource(ApiMixin):
         )
 
 
-def _withheld_count(viewer: access.Viewer) -> Coalesce:
-    """Cited evidence the viewer may not see, counted in the database so none of it is ever loaded."""
-    through = Assessment.evidence.through
-    hidden = (
-        through.objects.filter(assessment_id=OuterRef("pk"))
-        .exclude(access.evidence_q(viewer, prefix="evidence__"))
-        .order_by()
-        .values("assessment_id")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(hidden, output_field=IntegerField()), 0)
-
-
 class AssessmentResource(ApiMixin):
     serializer_class = serializers.AssessmentSerializer
     filterset_class = filters.AssessmentFilter
@@ -168,13 +159,13 @@ class AssessmentResource(ApiMixin):
     cursor_tiebreaker = "id"
 
     def get_queryset(self) -> QuerySet:
-        visible = access.visible_evidence(self.viewer, Evidence.objects.only("id").order_by("id"))
-        return (
-            access.published_assessments()
+        # Published only, whoever asks (sessions included): this is what leaves the organisation.
+        return access.with_cited_evidence(
+            self.viewer,
+            Assessment.objects.published()
             .select_related("recommendation", "organisation")
-            .only(*ASSESSMENT_COLUMNS, "recommendation__code", "organisation__name")
-            .prefetch_related(Prefetch("evidence", queryset=visible, to_attr="visible_evidence"))
-            .annotate(withheld_evidence=_withheld_count(self.viewer))
+            .only(*ASSESSMENT_COLUMNS, "recommendation__code", "organisation__name"),
+            evidence=Evidence.objects.only("id").order_by("id"),
         )
 
 
@@ -255,9 +246,8 @@ class EvidenceViewSet(EvidenceResource, viewsets.ReadOnlyModelViewSet):
 
     def get_object(self):
         evidence = super().get_object()
-        if evidence.confidentiality == Confidentiality.INTERNAL:
-            # The same audit line as the web's evidence page (access.get_evidence_for).
-            security_log.info("api read internal evidence id=%s user=%s", evidence.pk, self.request.user.pk)
+        # Audited as on the web's evidence page (access.get_evidence_for).
+        access.record_evidence_read(self.viewer, evidence)
         return evidence
 
 

@@ -86,7 +86,7 @@ def dashboard(request):
         ),
         "responses": list(Recommendation.objects.order_by().values("state_response").annotate(n=Count("pk"))),
         "latest": list(
-            access.published_assessments()
+            Assessment.objects.published()
             .order_by("-published_at", "-id")
             .values(
                 "id", "recommendation__code", "author__username", "implementation_status", "published_at"

@@ -403,7 +403,8 @@ class RefusalAuditMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code == 403:
+        # A refusal that cases.access already audited, with its reason, is not recorded twice.
+        if response.status_code == 403 and not getattr(request, "refusal_audited", False):
             user = getattr(request, "user", None)
             audit.record(
                 "access.refused",
