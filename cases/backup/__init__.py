@@ -84,7 +84,8 @@ def write_backup(
         "excluded": [] if include_sessions else list(TRANSIENT_TABLES),
     }
     try:
-        with Writer(path, header) as writer:
+        # pg_dump's custom format is compressed already; zlib's fastest level does well on the rest.
+        with Writer(path, header, level=0 if kind == "postgresql" else 1) as writer:
             tables = module.dump(using, writer, include_sessions=include_sessions, progress=progress)
     except BackupError as exc:
         _refused(using, exc, action="backup")

@@ -1,7 +1,8 @@
 """Native SQLite backups with SQLite's online backup API (`sqlite3.Connection.backup`).
 
 Backup copies the database page by page into a private temporary file, empties the transient tables there
-(sessions, one-time keys, lockout rows) and VACUUMs it so nothing of them is left in free pages, then
+(sessions, one-time keys, lockout rows) there with `secure_delete` on, so nothing of them is left in free
+pages, then
 encrypts it. The copy never takes the write lock: in WAL mode (this project's setting) it is one read
 transaction — a consistent snapshot that writers do not wait for; in other journal modes a reader blocks
 commits, so it copies STEP_PAGES pages at a time and writers get in between the steps (SQLite restarts the
@@ -54,22 +55,20 @@ def dump(alias: str, writer: Writer, *, include_sessions: bool, progress: Callab
         try:
             copy.execute("PRAGMA journal_mode=DELETE")
             existing = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            counts = {}
-            for table in existing - {"sqlite_sequence"}:
-                counts[table] = copy.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]  # noqa: S608
             if not include_sessions:
+                # secure_delete overwrites the deleted rows (and their index entries) with zeros: nothing of
+                # a session key is left in a free page, without the cost of a VACUUM of the whole copy.
+                copy.execute("PRAGMA secure_delete=ON")
                 copy.execute("PRAGMA foreign_keys=OFF")
                 for table in TRANSIENT_TABLES:
                     if table in existing:
                         copy.execute(f'DELETE FROM "{table}"')  # noqa: S608
-                        counts[table] = 0
-                copy.execute("VACUUM")
         finally:
             copy.close()
         with copy_path.open("rb") as src:
             while block := src.read(1 << 20):
                 writer.write(block)
-    return counts
+    return {}
 
 
 def load(alias: str, chunks: Iterable[bytes], *, on_loaded=None) -> dict:
@@ -84,15 +83,13 @@ def load(alias: str, chunks: Iterable[bytes], *, on_loaded=None) -> dict:
         source = sqlite3.connect(copy_path, isolation_level=None)
         try:
             try:
-                ok = source.execute("PRAGMA integrity_check").fetchone()[0]
+                # quick_check: every page readable and well-formed (the full integrity_check also compares
+                # every index with its table: minutes at 300,000 recommendations, for a file we authenticated).
+                ok = source.execute("PRAGMA quick_check").fetchone()[0]
             except sqlite3.DatabaseError as exc:
                 raise BackupError(f"The backup does not hold a SQLite database ({exc}).", "damaged") from exc
             if ok != "ok":
-                raise BackupError(f"The backup's database fails SQLite's integrity check: {ok}.", "damaged")
-            counts = {}
-            for (table,) in source.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall():
-                if table != "sqlite_sequence":
-                    counts[table] = source.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+                raise BackupError(f"The backup's database fails SQLite's quick check: {ok}.", "damaged")
             connection = connections[alias]
             connection.close()
             target = sqlite3.connect(
@@ -106,5 +103,5 @@ def load(alias: str, chunks: Iterable[bytes], *, on_loaded=None) -> dict:
         finally:
             source.close()
         if on_loaded is not None:
-            on_loaded(counts)
-    return counts
+            on_loaded({})
+    return {}
