@@ -289,6 +289,17 @@ class TestOtherOrganisations:
         carol.post(url("recommendation", "change", w.rec.pk), data)
         assert not w.rec.evidence.filter(pk=w.mallory_public.pk).exists()
 
+    def test_link_autocomplete_offers_own_sources_only(self, w, carol):
+        params = {"app_label": "cases", "model_name": "evidence_recommendations", "field_name": "evidence"}
+        own = carol.get("/admin/autocomplete/", {**params, "term": "Witness statement"}).json()["results"]
+        assert [r["id"] for r in own] == [str(w.internal_ev.pk)]
+        other = carol.get("/admin/autocomplete/", {**params, "term": "Public report"}).json()["results"]
+        assert other == []  # Other NGO's public source: readable, not Carol's to link
+        # The evidence form's own autocomplete (recommendations) is shared reference data.
+        params = {"app_label": "cases", "model_name": "evidence", "field_name": "recommendations"}
+        recs = carol.get("/admin/autocomplete/", {**params, "term": "XJ22"}).json()["results"]
+        assert {r["text"] for r in recs} == {"XJ22-151-i", "XJ22-152-i"}
+
     def test_other_organisations_links_are_still_listed_read_only(self, w, carol):
         content = body(carol.get(url("recommendation", "change", w.rec2.pk)))
         assert "Public report" in content  # Other NGO's public source, shown
