@@ -36,9 +36,8 @@ from cases.models import (
 )
 from tests.factories import make_evidence, make_personas, make_user, submit
 
-# About 1,900 requests: some 35 s of CPU, 80-90 s on a loaded two-core machine.
-pytestmark = pytest.mark.slow
-
+# About 1,900 requests, 120 cases: some 33 s on two cores (80 s when other test runs share them). Not
+# marked slow: it is the admin's guard and stays in the quick run.
 HUGE = "99999999999999999999999"
 RETURN_COMMENT = "witness X is at risk"
 SECRET_USER = "secret-a-user"
