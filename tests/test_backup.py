@@ -341,7 +341,7 @@ def test_portable_backup_is_one_snapshot_and_lets_writers_through(populated, tmp
     p = populated
     pending = submit(p.rec2, p.alice, [p.public_ev], rationale="Published during the backup.")
     published_during: list[float] = []
-    original = portable._rows
+    original = portable._batches
 
     def rows_with_a_concurrent_publication(model, alias, fields):
         if model is AssessmentTransition and not published_during:
@@ -363,7 +363,7 @@ def test_portable_backup_is_one_snapshot_and_lets_writers_through(populated, tmp
             published_during.extend(result)
         yield from original(model, alias, fields)
 
-    monkeypatch.setattr(portable, "_rows", rows_with_a_concurrent_publication)
+    monkeypatch.setattr(portable, "_batches", rows_with_a_concurrent_publication)
     path = tmp_path / "b"
     write_backup(path, format="portable")
     assert len(published_during) == 1 and isinstance(published_during[0], float), published_during
