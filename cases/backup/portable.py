@@ -1,10 +1,10 @@
 """The portable format: JSON lines of table rows, for moving an installation between SQLite and PostgreSQL.
 
 Content (inside the encrypted envelope): for each table, in dependency order, a line
-`{"table": ..., "columns": [...]}`, then one JSON array per row (ordered by primary key), then
-`{"end": ..., "rows": n}`; last, `{"trailer": true, "tables": {table: rows}}`. Many-to-many link tables and
+`{"table": ..., "columns": [...]}`, then its rows in primary-key order, up to 2,000 per line (a JSON array
+of row arrays), then `{"end": ..., "rows": n}`; last, `{"trailer": true, "tables": {table: rows}}`. Many-to-many link tables and
 history tables are tables like the others. Values are written as both databases accept them in an INSERT:
-datetimes as naive UTC text, dates in ISO form, JSON as its text.
+datetimes as naive UTC text, dates in ISO form, JSON as its text, booleans as true/false or 1/0.
 
 Backup reads every table from one snapshot (PostgreSQL: REPEATABLE READ, READ ONLY; SQLite: one deferred
 read transaction, which in WAL mode never blocks writers) with one query per table: no per-row look-ups.
