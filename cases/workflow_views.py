@@ -135,7 +135,9 @@ def _render_assessment_form(
 def evidence_new(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
     # Where the user came from (?recommendation=<code>): preselected, and where they return to. With
     # ?then=assess they return to that recommendation's assessment form with the new source chosen.
-    origin = Recommendation.objects.filter(code=request.GET.get("recommendation", "")).only("code").first()
+    code = request.GET.get("recommendation", "")
+    # PostgreSQL refuses NUL in a text parameter (a driver error, not "no match"); no code contains one.
+    origin = None if "\x00" in code else Recommendation.objects.filter(code=code).only("code").first()
     then_assess = origin is not None and request.GET.get("then") == "assess"
     if request.method == "POST":
         form = EvidenceForm(request.POST, viewer=viewer)
@@ -273,7 +275,7 @@ def _review_error(assessment: Assessment, exc: Exception) -> str:
         name = ""
         if current is not None and current.reviewer is not None:
             name = current.reviewer.get_full_name() or current.reviewer.get_username()
-        if current is not None and current.review_state == ReviewState.PUBLISHED:
+        if current is not None and current.is_published:
             return _("This assessment was already published by %(name)s.") % {"name": name}
         if current is not None and current.review_state == ReviewState.RETURNED:
             return _("This assessment was already returned to its author by %(name)s.") % {"name": name}
