@@ -175,7 +175,11 @@ class RoleRequirement:
 
     def __call__(self, view: Callable) -> Callable:
         """Decorate a view `view(request, viewer, *args)`: sign-in required (a redirect), then the role (403:
-        a page that says why for a user without a membership, the usual 403 page for a missing role)."""
+        a page that says why for a user without a membership, the usual 403 page for a missing role).
+
+        Views put `@login_required` and their method check (`@require_POST`, …) above it, so an anonymous
+        visitor is sent to sign in and a wrong method is a 405 before any role is asked; the sign-in check
+        is repeated inside so the decorator is safe on its own."""
 
         @login_required
         @wraps(view)
