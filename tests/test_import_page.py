@@ -291,3 +291,48 @@ def test_import_index_query_budget(client, p, tmp_path, django_assert_max_num_qu
         response = client.get(reverse("cases:import"))
     assert response.status_code == 200
     assert response.text.count("Preview ready") == 3
+
+
+def test_a_stalled_apply_can_be_queued_again_and_resumes(client, p, tmp_path):
+    """The worker died halfway (its report stays "applying", nothing moves): after a quarter of an hour the
+    page offers to queue it again; the stalled report is marked failed and the new attempt finishes."""
+    import datetime
+
+    from cases.imports import prepare
+    from cases.imports.apply import apply
+
+    token = _token(_upload(client, p.carol, tmp_path))
+    run_tasks()
+    upload = Upload.get(token)
+    # What the dead worker left: its claim, and the report apply() opened before it died.
+    with upload.change(to=import_tasks.APPLY_QUEUED):
+        pass
+    with upload.change(to=import_tasks.APPLYING):
+        pass
+    dead = apply(prepare(upload.path, upload.options()), user=p.carol, path=upload.path)
+    ImportRun.objects.filter(pk=dead.pk).update(status=ImportStatus.APPLYING, finished_at=None)
+    page = client.get(reverse("cases:import-upload", args=[token]))
+    assert "Queue it again" not in page.text  # still fresh: it may be working
+    assert client.post(reverse("cases:import-restart", args=[token])).status_code == 302
+    assert Upload.get(token).status == import_tasks.APPLYING
+
+    with upload.change() as state:
+        pass
+    state["updated_at"] = (
+        datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=import_tasks.STALLED_AFTER + 5)
+    ).isoformat()
+    import json
+
+    (upload.folder / "state.json").write_text(json.dumps(state))
+    page = client.get(reverse("cases:import-upload", args=[token]))
+    assert "Queue it again" in page.text
+    client.post(reverse("cases:import-restart", args=[token]))
+    assert Upload.get(token).status == import_tasks.APPLY_QUEUED
+    assert run_tasks() == 1
+
+    assert Upload.get(token).status == import_tasks.DONE
+    dead.refresh_from_db()
+    assert dead.status == ImportStatus.FAILED
+    latest = ImportRun.objects.latest("pk")
+    assert latest.status == ImportStatus.DONE
+    assert latest.counts["recommendations"]["unchanged"] == 3  # resumed: nothing written twice

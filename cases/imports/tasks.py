@@ -18,6 +18,7 @@ matches the finished batches' recommendations and leaves them unchanged, so a re
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
 import hashlib
 import json
@@ -72,6 +73,7 @@ TRANSITIONS: dict[str, set[str]] = {
 BUSY = {QUEUED, PARSING, APPLY_QUEUED, APPLYING}
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 STATE = "state.json"
+STALLED_AFTER = 15 * 60
 
 
 class Conflict(Exception):
@@ -227,17 +229,19 @@ class Upload:
             state["progress"] = values
 
     def discard(self) -> None:
-        """The file goes; the state stays, marked discarded, until the folder is cleaned."""
+        """The upload goes, file, preview and all (the audit trail keeps that it existed)."""
         with self.change(to=DISCARDED):
-            self.path.unlink(missing_ok=True)
+            pass
+        shutil.rmtree(self.folder, ignore_errors=True)
 
-
-def remove_discarded() -> None:
-    """Delete discarded uploads' folders (their files are gone already)."""
-    for entry in root().iterdir() if root().is_dir() else []:
-        upload = Upload.get(entry.name)
-        if upload and upload.status == DISCARDED:
-            shutil.rmtree(entry, ignore_errors=True)
+    @property
+    def stalled(self) -> bool:
+        """A task that says nothing for STALLED_AFTER seconds has lost its worker (killed, machine
+        restarted): it reports progress every few seconds while it works."""
+        if self.status not in (PARSING, APPLYING):
+            return False
+        updated = datetime.datetime.fromisoformat(self.state["updated_at"])
+        return (timezone.now() - updated).total_seconds() > STALLED_AFTER
 
 
 # --- Tasks -----------------------------------------------------------------------------------------------
@@ -348,6 +352,29 @@ def apply_upload(token: str, *, attempt: int = 1) -> int | None:
 
 class ImportFailedEarly(Exception):
     """The import could not start (no user): nothing was written."""
+
+
+def restart_stalled(upload: Upload) -> str:
+    """Queue a stalled task again (see `Upload.stalled`). An apply's report left "applying" is marked
+    failed, as the worker would have; the new attempt resumes (finished batches are left unchanged)."""
+    from cases.models import ImportRun, ImportStatus
+
+    with upload.change(expect={PARSING, APPLYING}) as state:
+        if not upload.stalled:
+            raise Conflict(state["status"])
+        was = state["status"]
+        state["status"] = QUEUED if was == PARSING else APPLY_QUEUED
+        state["error"] = _("The worker stopped while this was running; it was queued again.")
+    if was == APPLYING:
+        ImportRun.objects.filter(
+            created_by_id=upload.state["created_by_id"],
+            sha256=upload.state["sha256"],
+            status=ImportStatus.APPLYING,
+        ).update(status=ImportStatus.FAILED, error=upload.state["error"], finished_at=timezone.now())
+        start_apply(upload)
+    else:
+        start_parse(upload)
+    return upload.status
 
 
 def start_parse(upload: Upload) -> None:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("uploads/<str:token>/status/", views.upload_status, name="import-status"),
     path("uploads/<str:token>/map/", views.upload_map, name="import-map"),
     path("uploads/<str:token>/confirm/", views.upload_confirm, name="import-confirm"),
+    path("uploads/<str:token>/restart/", views.upload_restart, name="import-restart"),
     path("uploads/<str:token>/discard/", views.upload_discard, name="import-discard"),
     path("runs/<int:pk>/", views.run_report, name="import-report"),
     path("runs/<int:pk>/rejected-rows.csv", views.run_errors_csv, name="import-errors"),

@@ -183,6 +183,19 @@ def upload_confirm(request: HttpRequest, viewer: access.Viewer, token: str) -> H
 
 @require_POST
 @access.require_role(access.CURATOR)
+def upload_restart(request: HttpRequest, viewer: access.Viewer, token: str) -> HttpResponse:
+    """Queue again a task whose worker stopped halfway (a killed worker, a restarted machine)."""
+    upload = _get_upload_for(viewer, token)
+    try:
+        with transaction.atomic():
+            tasks.restart_stalled(upload)
+    except Conflict:
+        messages.error(request, _("This import is still running; it can be restarted only once it stalls."))
+    return redirect("cases:import-upload", token=token)
+
+
+@require_POST
+@access.require_role(access.CURATOR)
 def upload_discard(request: HttpRequest, viewer: access.Viewer, token: str) -> HttpResponse:
     upload = _get_upload_for(viewer, token)
     try:
