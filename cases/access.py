@@ -437,3 +437,178 @@ def admin_assessments(viewer: Viewer, queryset: QuerySet | None = None) -> Query
     all). Their review trail (transitions, return comments) is the owning organisation's alone: `owned`."""
     queryset = Assessment.objects.all() if queryset is None else queryset
     return queryset if is_operator(viewer) else visible_assessments(viewer, queryset)
+
+
+# --- People
+
+
+from django.db.models import (  # noqa: E402
+    BooleanField,
+    Case,
+    CharField,
+    ExpressionWrapper,
+    PositiveSmallIntegerField,
+    TextField,
+    When,
+)
+from django.db.models import Value as _Value  # noqa: E402
+from django.db.models.query import ModelIterable  # noqa: E402
+
+from .people.models import Consent, Person, PersonStatus  # noqa: E402
+
+# What identifies a person: outside the holding organisation, only with consent. Everything else (the
+# pseudonymous reference, the prefecture, the status history, the counts) may be shown to whoever may know
+# the case exists.
+PERSON_IDENTIFYING: dict[str, type] = {
+    "name_latin": CharField,
+    "name_uyghur": CharField,
+    "name_chinese": CharField,
+    "aliases": TextField,
+    "gender": CharField,
+    "birth_year": PositiveSmallIntegerField,
+    "ethnicity": CharField,
+    "occupation": CharField,
+    "xvdb_entry": CharField,
+    "wgeid_ref": CharField,
+    "un_communication_ref": CharField,
+    "document_refs": TextField,
+    "search_key": TextField,
+}
+
+
+def person_q(viewer: Viewer, prefix: str = "") -> Q:
+    """Which people a viewer may know exist. The holding organisation's members: all of theirs. Members of
+    other organisations and partner keys: those whose confidentiality their levels include (a key never
+    sees `internal`, whoever holds it). The anonymous: none (the public sees counts only). Merged records
+    are reached through the survivor."""
+    if viewer.organisation_id is None and not viewer.member:
+        return Q(pk__in=[])
+    q = Q(**{f"{prefix}confidentiality__in": list(viewer.levels)})
+    if viewer.member and viewer.organisation_id:
+        q |= Q(**{f"{prefix}organisation_id": viewer.organisation_id})
+    return q & Q(**{f"{prefix}merged_into__isnull": True})
+
+
+def person_identified_q(viewer: Viewer) -> Q:
+    """Whose names and identifying details the viewer may see: the holder's members, their own people;
+    anyone else, those with consent to public advocacy."""
+    q = Q(consent=Consent.YES)
+    if viewer.member and viewer.organisation_id:
+        q |= Q(organisation_id=viewer.organisation_id)
+    return q
+
+
+class _RedactingIterable(ModelIterable):
+    """Puts each identifying field's shown value (the database's CASE: the value or a blank) in place of
+    the field, whose raw value was deferred and never read. A redacted instance refuses to be saved."""
+
+    def __iter__(self):
+        for person in super().__iter__():
+            for name in PERSON_IDENTIFYING:
+                person.__dict__[name] = person.__dict__.pop(f"shown_{name}")
+            person._redacted = not person.identified
+            yield person
+
+
+def visible_people(viewer: Viewer, queryset: QuerySet | None = None) -> QuerySet:
+    """People as `viewer` may see them, redacted in the database: each identifying field is read through a
+    CASE that yields it only where `person_identified_q` holds, so a name without consent never leaves the
+    database for someone outside the holding organisation. Each row has `identified` (bool)."""
+    queryset = Person.objects.all() if queryset is None else queryset
+    identified = person_identified_q(viewer)
+    shown = {}
+    for name, field in PERSON_IDENTIFYING.items():
+        blank = _Value(None, output_field=field()) if field is PositiveSmallIntegerField else _Value("")
+        shown[f"shown_{name}"] = Case(When(identified, then=F(name)), default=blank, output_field=field())
+    queryset = (
+        queryset.filter(person_q(viewer))
+        .defer(*PERSON_IDENTIFYING)
+        .annotate(identified=ExpressionWrapper(identified, output_field=BooleanField()), **shown)
+    )
+    queryset._iterable_class = _RedactingIterable
+    return queryset
+
+
+def people_count_base(viewer: Viewer) -> QuerySet:
+    """The people counted for `viewer` (the recommendation page's counts): those she may know exist; for
+    the public, the public cases (their number only, never a row)."""
+    if viewer.organisation_id is None and not viewer.member:
+        return Person.objects.active().filter(confidentiality=Confidentiality.PUBLIC)
+    return Person.objects.filter(person_q(viewer))
+
+
+def people_search_q(viewer: Viewer, forms: list[str], raw: str) -> Q:
+    """A search across scripts: the reference and prefecture for anyone; names, aliases and external
+    references only among the people whose names the viewer may see (a match on a hidden name would tell
+    that the name is on record)."""
+    raw = raw.strip()
+    q = Q(reference__iexact=raw) | Q(prefecture__icontains=raw)
+    names = Q(pk__in=[])
+    for form in forms:
+        names |= Q(search_key__icontains=form)
+    for field in ("name_latin", "name_uyghur", "name_chinese", "aliases"):
+        names |= Q(**{f"{field}__icontains": raw})
+    for field in ("xvdb_entry", "wgeid_ref", "un_communication_ref"):
+        names |= Q(**{f"{field}__iexact": raw})
+    return q | (person_identified_q(viewer) & names)
+
+
+def get_person_for(viewer: Viewer, reference: str, queryset: QuerySet | None = None) -> Person:
+    """One person, redacted for the viewer, and the read audited (`person.read`); 404 where even the
+    case's existence is not the viewer's to know."""
+    try:
+        person = visible_people(viewer, queryset).select_related("organisation").get(reference=reference)
+    except (Person.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+    record_person_read(viewer, person)
+    return person
+
+
+def record_person_read(viewer: Viewer, person: Person, actor=None) -> None:
+    """Every read of a person's record is audited, with whether the names were shown."""
+    audit.record(
+        "person.read",
+        actor=actor or viewer.user,
+        target=person,
+        organisation=viewer.organisation_id,
+        identified=bool(getattr(person, "identified", False)),
+    )
+
+
+def holds_person(viewer: Viewer, person: Person) -> bool:
+    """Is the viewer a member of the organisation that holds the record (and so may add to it)?"""
+    return viewer.member and person.organisation_id == viewer.organisation_id
+
+
+def person_status_q(viewer: Viewer, person: Person) -> Q:
+    """A person's status entries: the holder's members see them in review too; anyone else, published."""
+    if holds_person(viewer, person):
+        return Q()
+    return Q(review_state=ReviewState.PUBLISHED)
+
+
+def visible_person_statuses(viewer: Viewer, person: Person) -> QuerySet:
+    return PersonStatus.objects.filter(person=person).filter(person_status_q(viewer, person))
+
+
+def person_review_queue(viewer: Viewer) -> QuerySet:
+    """Submitted status entries of the curator's organisation, oldest first; empty for anyone else."""
+    if not viewer.is_curator:
+        return PersonStatus.objects.none()
+    return PersonStatus.objects.filter(
+        review_state=ReviewState.SUBMITTED, organisation_id=viewer.organisation_id
+    ).order_by("created_at", "id")
+
+
+def get_person_status_for_review(viewer: Viewer, pk: int) -> PersonStatus:
+    try:
+        return person_review_queue(viewer).select_related("person").get(pk=pk)
+    except (PersonStatus.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404 from None
+
+
+def admin_people(viewer: Viewer, queryset: QuerySet | None = None) -> QuerySet:
+    """People in the admin: the viewer's own organisation's only (operators: all). Another organisation's
+    cases are never curated here, so the admin needs no redaction."""
+    queryset = Person.objects.all() if queryset is None else queryset
+    return owned(viewer, queryset)

@@ -726,3 +726,7 @@ class ImportRun(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.created_at:%Y-%m-%d %H:%M}, {self.get_status_display()})"
+
+
+# People (individual cases) live in their own package; imported here so Django registers them.
+from .people.models import *  # noqa: E402, F403

@@ -19,4 +19,5 @@ urlpatterns = [
     path("review/<int:pk>/return/", workflow_views.review_return, name="review-return"),
     path("assessments/<int:pk>/resubmit/", workflow_views.assessment_resubmit, name="assessment-resubmit"),
     path("import/", include("cases.imports.urls")),
+    path("people/", include("cases.people.urls")),
 ]

@@ -68,6 +68,16 @@ EVENTS: dict[str, int] = {
     "assessment.return": logging.INFO,
     "assessment.resubmit": logging.INFO,
     "assessment.delete": logging.WARNING,
+    # People (individual cases)
+    "person.add": logging.INFO,
+    "person.change": logging.INFO,
+    "person.link": logging.INFO,
+    "person.list": logging.INFO,
+    "person.merge": logging.WARNING,
+    "person.read": logging.INFO,
+    "person.status_publish": logging.INFO,
+    "person.status_return": logging.INFO,
+    "person.status_submit": logging.INFO,
     # Partner keys
     "apikey.create": logging.INFO,
     "apikey.revoke": logging.INFO,

@@ -1,0 +1,16 @@
+"""/people/: included from cases/urls.py (namespace `cases`)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.people_list, name="people-list"),
+    path("new/", views.person_new, name="person-new"),
+    path("review/", views.people_review, name="people-review"),
+    path("review/<int:pk>/publish/", views.people_review_publish, name="people-review-publish"),
+    path("review/<int:pk>/return/", views.people_review_return, name="people-review-return"),
+    path("<str:reference>/", views.person_detail, name="person"),
+    path("<str:reference>/status/", views.person_status_new, name="person-status-new"),
+    path("<str:reference>/merge/", views.person_merge, name="person-merge"),
+]
