@@ -397,7 +397,7 @@ else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 # Uploaded import files and their previews: private (never served), under PRIVATE_ROOT/imports.
 PRIVATE_ROOT = Path(os.environ.get("PRIVATE_ROOT", BASE_DIR / "var"))
-IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 100)
+IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 50)
 
 TRACKER_DEFAULT_ORGANISATION = os.environ.get("TRACKER_DEFAULT_ORGANISATION", "Default organisation")
 # Backups (`manage.py backup`/`restore`) are encrypted with BACKUP_KEY (32 random bytes, urlsafe base64) or,
