@@ -206,6 +206,22 @@ def test_not_found_and_method_errors_are_json(world):
         assert response["Content-Type"] == "application/json"
 
 
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [
+        ("post", "/api/schema/", 405),
+        ("get", "/api/schema/?format=xml", 404),
+        ("post", "/api/docs/", 405),
+        ("delete", "/api/v1/export/themes.csv", 401),
+    ],
+)
+def test_schema_docs_and_export_errors_are_json(world, method, url, status):
+    response = getattr(Client(), method)(url)
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert set(response.json()) == {"detail"}
+
+
 # --- failed key guesses throttled per client network -----------------------------------------------------
 
 GUESS_RATES = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "key_guess": "3/min"}

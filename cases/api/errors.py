@@ -14,6 +14,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.defaults import server_error as html_server_error
+from rest_framework.renderers import JSONRenderer
 
 API_PREFIX = "/api/"
 
@@ -33,3 +34,14 @@ def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpR
     )
     patch_cache_control(response, private=True, no_store=True)
     return response
+
+
+class JSONErrorsMixin:
+    """For API views: their errors are rendered as JSON whatever format was asked for or negotiated (a
+    CSV "error row" would be read as data; a YAML schema error is no error a client can parse)."""
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response

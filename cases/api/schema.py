@@ -24,6 +24,8 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
+from .errors import JSONErrorsMixin
+
 DESCRIPTION = """
 Read-only export of the Accountability Tracker: documents, recommendations with their current status,
 published assessments, evidence and themes. Field names and choice codes are a stable contract: fields may
@@ -136,8 +138,8 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         return definition
 
 
-class SchemaView(SpectacularAPIView):
-    """GET the OpenAPI 3 schema (YAML by default; JSON with `Accept: application/json`)."""
+class SchemaView(JSONErrorsMixin, SpectacularAPIView):
+    """GET the OpenAPI 3 schema (YAML by default; JSON with `Accept: application/json`); errors are JSON."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -178,7 +180,7 @@ window.ui = SwaggerUIBundle({
 
 
 @extend_schema(exclude=True)
-class DocsView(APIView):
+class DocsView(JSONErrorsMixin, APIView):
     """Swagger UI. `?script` returns its start-up script, so the HTML needs no inline code."""
 
     authentication_classes: list = []

@@ -32,6 +32,7 @@ from cases.models import ApiKey, Assessment, Document, Evidence, Recommendation,
 
 from . import filters, serializers
 from .authentication import ApiKeyAuthentication
+from .errors import JSONErrorsMixin
 from .pagination import StableCursorPagination
 from .renderers import CSVRenderer
 from .schema import ApiAutoSchema
@@ -60,8 +61,9 @@ class IsKeyOrMonitor(BasePermission):
         return False
 
 
-class ApiMixin:
-    """What every export endpoint shares: authentication, permission, throttles, formats, filters, pages."""
+class ApiMixin(JSONErrorsMixin):
+    """What every export endpoint shares: authentication, permission, throttles, formats, filters, pages,
+    errors as JSON whatever format was asked for (errors.JSONErrorsMixin)."""
 
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [IsKeyOrMonitor]
@@ -80,13 +82,6 @@ class ApiMixin:
     @cached_property
     def viewer(self) -> access.Viewer:
         return access.viewer_for_request(self.request)
-
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        # Errors are JSON whatever format was asked for: a CSV "error row" would be read as data.
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
-        return response
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
