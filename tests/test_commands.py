@@ -53,6 +53,16 @@ def test_adduser_curator_in_named_organisation_gets_admin_access():
     assert (event.target_type, event.fields) == ("auth.user", {"role": "curator"})
 
 
+def test_adduser_operator_is_a_superuser_with_an_organisation():
+    """`createsuperuser` makes an account without a membership (refused everywhere); operators use this."""
+    out = _adduser("olga", "--role", "operator", "--organisation", "Instance operators")
+    user = get_user_model().objects.get(username="olga")
+    assert "Created operator 'olga'" in out
+    assert user.is_superuser and user.is_staff
+    assert user.membership.organisation.name == "Instance operators"
+    assert AuditEvent.objects.get(event="user.create", target_id=str(user.pk)).fields == {"role": "operator"}
+
+
 @pytest.mark.parametrize(
     ("stdin", "message"),
     [

@@ -1,4 +1,8 @@
-"""`manage.py adduser USERNAME --role monitor|curator [--organisation NAME] [--email E]`.
+"""`manage.py adduser USERNAME --role monitor|curator|operator [--organisation NAME] [--email E]`.
+
+An operator is a superuser (the instance's administrator, the only role that sees across organisations); like
+every account it belongs to one organisation. Use this rather than `createsuperuser`, which makes an account
+without one (such an account is refused everywhere).
 
 The password is read from standard input when it is not a terminal (first line; a second identical line
 is accepted as a confirmation), and prompted for twice otherwise. It is checked by the password validators.
@@ -18,11 +22,11 @@ from tracker.accounts.services import create_user
 
 
 class Command(BaseCommand):
-    help = "Create a user with the monitor or curator role."
+    help = "Create a user with the monitor, curator or operator (superuser) role."
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--role", required=True, choices=sorted(ROLE_GROUPS))
+        parser.add_argument("--role", required=True, choices=[*sorted(ROLE_GROUPS), "operator"])
         parser.add_argument(
             "--organisation", help="Organisation name (created if new); default organisation otherwise."
         )
