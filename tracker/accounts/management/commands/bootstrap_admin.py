@@ -1,7 +1,7 @@
 """Create a local superuser with a random password, printed once, only when no superuser exists.
 
-`make run` calls it; it is meant for a development machine (production admins come from `adduser` and
-`createsuperuser`).
+`make run` calls it; it is meant for a development machine (production operators come from
+`adduser --role operator`; `createsuperuser` would make an account without an organisation, which is refused).
 """
 
 import secrets
