@@ -672,13 +672,16 @@ def measure_backup(config: harness.Config, out=sys.stdout) -> list[str]:
 
     def manage(database: Path, *args: str) -> float:
         started = time.monotonic()
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, str(harness.ROOT / "manage.py"), *args],
             env={**env, "DATABASE_URL": f"sqlite:///{database}"},
             cwd=harness.ROOT,
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
         return time.monotonic() - started
 
     def rows(database: Path) -> tuple[int, int]:
