@@ -7,3 +7,4 @@ organisation's internal evidence or unpublished assessments here either), and th
 """
 
 from . import apikeys, assessments, base, evidence, libraries, reference  # noqa: F401  (registers the ModelAdmins)
+from cases.people import admin as people_admin  # noqa: E402, F401  (registers PersonAdmin)

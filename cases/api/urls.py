@@ -6,7 +6,7 @@ Lookups take any path segment (`str`), not a slug or int converter: a malformed 
 
 from django.urls import path
 
-from . import export, schema, views
+from . import export, people, schema, views
 
 app_name = "api"
 
@@ -28,6 +28,8 @@ urlpatterns = [
     path("v1/documents/<str:slug>/", views.DocumentViewSet.as_view(DETAIL), name="document-detail"),
     path("v1/themes/", views.ThemeViewSet.as_view(LIST), name="theme-list"),
     path("v1/themes/<str:slug>/", views.ThemeViewSet.as_view(DETAIL), name="theme-detail"),
+    path("v1/people/", people.PersonViewSet.as_view(LIST), name="person-list"),
+    path("v1/people/<str:reference>/", people.PersonViewSet.as_view(DETAIL), name="person-detail"),
     *(
         path(f"v1/export/{name}.csv", view.as_view(), name=f"export-{name}")
         for name, view in export.EXPORTS.items()

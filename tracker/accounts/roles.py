@@ -31,6 +31,8 @@ _CURATOR_PERMS = (
         if action == "view" or m not in _CROSS_ORGANISATION
     ]
     + ["cases.view_assessmenttransition", "cases.view_apikey", "cases.add_apikey", "cases.change_apikey"]
+    # People (cases/people/admin.py): curated in the admin, scoped to the organisation; never deleted.
+    + ["cases.view_person", "cases.add_person", "cases.change_person", "cases.view_personstatus"]
     + ["auth.view_user", "auth.change_user", "auth.view_group"]
     + ["accounts.view_invitation", "accounts.add_invitation", "accounts.view_auditevent"]
     # Unlocking an account after a lockout (django-axes): curators delete the access attempt.

@@ -1,0 +1,112 @@
+"""/api/v1/people/: read-only, redacted by consent and clearance in the database (access.visible_people).
+
+A partner key sees the people its clearance allows (`public` or `partners` confidentiality; `internal`
+never leaves through a key); a name and every identifying detail travel only with consent (`yes`), or to
+the holding organisation's own signed-in members. Status entries are the published ones only, without
+their free-text note. Every detail read is audited (`person.read`), every list page (`person.list`).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+
+from cases import access
+from cases.models import Recommendation
+from cases.people.forms import PersonFilter
+from cases.people.models import Person, PersonStatus
+from tracker.accounts import audit
+
+from .views import ApiMixin
+
+
+class PersonStatusSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PersonStatus
+        fields = ["status", "facility_type", "term", "charge", "basis", "occurred_on", "published_at"]
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    identified = serializers.BooleanField(
+        read_only=True, help_text=_("Whether names and identifying details are included (consent).")
+    )
+    recommendations = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    statuses = PersonStatusSerializer(source="published_statuses", many=True, read_only=True)
+
+    class Meta:
+        model = Person
+        # Explicit, stable public names. Identifying fields are empty (or null) unless `identified`.
+        fields = [
+            "reference",
+            "identified",
+            "name_latin",
+            "name_uyghur",
+            "name_chinese",
+            "aliases",
+            "gender",
+            "birth_year",
+            "ethnicity",
+            "occupation",
+            "xvdb_entry",
+            "wgeid_ref",
+            "un_communication_ref",
+            "prefecture",
+            "current_status",
+            "current_facility",
+            "status_on",
+            "recommendations",
+            "statuses",
+            "updated_at",
+        ]
+
+
+class ApiPersonFilter(PersonFilter):
+    def __init__(self, data=None, queryset=None, *, request=None, **kwargs):
+        super().__init__(data, queryset=queryset, request=request, viewer=access.viewer_for_request(request))
+
+
+@extend_schema_view(
+    list=extend_schema(summary=_("List people (redacted by consent and clearance)")),
+    retrieve=extend_schema(summary=_("One person by reference")),
+)
+class PersonViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """People whose case you may know of; names only with consent."""
+
+    serializer_class = PersonSerializer
+    filterset_class = ApiPersonFilter
+    ordering_fields = ["reference", "updated_at"]
+    ordering = ["reference"]
+    cursor_tiebreaker = "reference"
+    lookup_field = "reference"
+
+    def get_queryset(self) -> QuerySet:
+        return access.visible_people(self.viewer).prefetch_related(
+            Prefetch("recommendations", queryset=Recommendation.objects.only("id", "code").order_by("code")),
+            Prefetch(
+                "statuses",
+                queryset=PersonStatus.objects.published().order_by("-occurred_on", "-id"),
+                to_attr="published_statuses",
+            ),
+        )
+
+    def get_object(self):
+        person = super().get_object()
+        access.record_person_read(self.viewer, person, actor=self._actor())
+        return person
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        results = response.data.get("results", []) if isinstance(response.data, dict) else []
+        audit.record(
+            "person.list",
+            actor=self._actor(),
+            organisation=self.viewer.organisation_id,
+            count=len(results),
+            identified=sum(1 for row in results if row.get("identified")),
+        )
+        return response
+
+    def _actor(self):
+        return self.request.auth if self.request.auth is not None else self.request.user
