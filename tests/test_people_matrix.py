@@ -1,4 +1,4 @@
-"""The access matrix for people (issue 12): each identifying field × persona × output, 0 leaks of a name or
+"""The access matrix for people (issue 12): each identifying field x persona x output, 0 leaks of a name or
 identifying detail without consent. Unique marker strings fill every identifying field; the same request
 for a person with consent (or for the holder) must show its markers, so an output that shows nothing at all
 cannot pass for a safe one."""
