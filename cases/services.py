@@ -21,7 +21,6 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from tracker.accounts import audit
-from tracker.accounts.roles import is_curator
 
 from .models import (
     ApiKey,
@@ -291,7 +290,10 @@ def resubmit_assessment(assessment: Assessment, *, author: User, **changes) -> A
 
 
 def _check_reviewer(assessment: Assessment, reviewer: User) -> None:
-    if not is_curator(reviewer):
+    # The one role rule (group, staff flag, membership) is access's, as for the pages and the API.
+    from .access import has_role, viewer_for_user
+
+    if not has_role(viewer_for_user(reviewer), "curator"):
         raise PermissionDenied(_("Only curators review assessments."))
     # Four eyes compares people, not rows: an account the reviewer made (invited) or whose credentials she
     # reset may be her own second identity (tracker.accounts.services.linked_accounts).

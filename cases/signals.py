@@ -3,7 +3,7 @@
 from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 
-from .models import Assessment, CitedEvidenceImmutable, Evidence, PublishedAssessmentImmutable, ReviewState
+from .models import Assessment, CitedEvidenceImmutable, Evidence, PublishedAssessmentImmutable
 
 
 @receiver(m2m_changed, sender=Assessment.evidence.through)
@@ -12,13 +12,11 @@ def _published_evidence_is_frozen(sender, instance, action, reverse, pk_set, **k
     if action not in {"pre_add", "pre_remove", "pre_clear"}:
         return
     if not reverse:
-        published = instance.pk and Assessment.objects.filter(
-            pk=instance.pk, review_state=ReviewState.PUBLISHED
-        )
+        published = instance.pk and Assessment.objects.published().filter(pk=instance.pk)
     elif action == "pre_clear":
-        published = instance.assessments.filter(review_state=ReviewState.PUBLISHED)
+        published = instance.assessments.published()
     else:
-        published = Assessment.objects.filter(pk__in=pk_set or [], review_state=ReviewState.PUBLISHED)
+        published = Assessment.objects.published().filter(pk__in=pk_set or [])
     if published and published.exists():
         raise PublishedAssessmentImmutable("The evidence of a published assessment cannot change.")
 
@@ -26,7 +24,7 @@ def _published_evidence_is_frozen(sender, instance, action, reverse, pk_set, **k
 def _cited_links(evidence_ids, recommendation_ids):
     """(evidence, recommendation) links a published assessment of that recommendation rests on."""
     return Assessment.evidence.through.objects.filter(
-        assessment__review_state=ReviewState.PUBLISHED,
+        assessment__in=Assessment.objects.published(),
         evidence_id__in=evidence_ids,
         assessment__recommendation_id__in=recommendation_ids,
     )

@@ -72,9 +72,9 @@ def status_mismatches(using: str = DEFAULT_DB_ALIAS) -> list[str]:
 
 
 def four_eyes_violations(using: str = DEFAULT_DB_ALIAS) -> int:
-    from cases.models import Assessment, ReviewState
+    from cases.models import Assessment
 
-    published = Assessment.objects.using(using).filter(review_state=ReviewState.PUBLISHED)
+    published = Assessment.objects.using(using).published()
     return (
         published.filter(reviewer_id=F("author_id")).count() + published.filter(reviewer__isnull=True).count()
     )
