@@ -195,6 +195,8 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "cases:dashboard"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_ADAPTER = "tracker.accounts.adapters.AccountAdapter"
+# How long an invitation link works, in seconds (tracker.accounts.services).
+INVITATION_MAX_AGE = env_int("INVITATION_MAX_AGE", 7 * 24 * 3600)
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
@@ -351,6 +353,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "key": os.environ.get("API_THROTTLE_KEY", "600/min"),
         "user": os.environ.get("API_THROTTLE_USER", "600/min"),
+        # Failed key guesses per client network (cases.api.throttling.KeyGuessThrottle).
+        "key_guess": os.environ.get("API_THROTTLE_KEY_GUESS", "10/min"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DATETIME_FORMAT": "iso-8601",
