@@ -187,6 +187,7 @@ def test_monitor_navigation_has_no_review_or_admin(client, personas):
     assert 'href="/evidence/"' in nav
     assert 'href="/review/"' not in nav
     assert 'href="/admin/"' not in nav
+    assert 'href="/import/"' not in nav
 
 
 def test_curator_navigation_has_review_and_admin(client, personas):
@@ -194,6 +195,7 @@ def test_curator_navigation_has_review_and_admin(client, personas):
     html = client.get("/").content.decode()
     assert 'href="/review/"' in html
     assert 'href="/admin/"' in html
+    assert 'href="/import/"' in html
 
 
 def test_account_menu_names_the_user_and_signs_out_with_a_post(client, personas):
