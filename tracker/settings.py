@@ -370,6 +370,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # People: one name per choice set shared by two fields (current_status / status, current_facility /
+    # facility_type).
+    "ENUM_NAME_OVERRIDES": {
+        "PersonStatusEnum": "cases.people.models.PersonStatusKind",
+        "FacilityTypeEnum": "cases.people.models.FacilityType",
+    },
 }
 
 # Caches: per-process memory by default. CACHE_LOCATION names a database cache table

@@ -21,19 +21,54 @@ from tracker.accounts import audit
 
 from .views import ApiMixin
 
+STATUS_HELP = {
+    "status": _("Status (machine code)."),
+    "facility_type": _("Facility type of a detention (machine code); may be empty."),
+    "term": _("Sentence term as stated; may be empty."),
+    "charge": _("Charge as stated; may be empty."),
+    "basis": _("What the entry rests on (machine code)."),
+    "occurred_on": _("The date the status speaks for."),
+    "published_at": _("When the entry was published (UTC)."),
+}
+_IDENTIFYING = _("Empty (null) unless `identified`.")
+PERSON_HELP = {
+    "reference": _("Stable pseudonymous reference, e.g. P-7F3K."),
+    "name_latin": _IDENTIFYING,
+    "name_uyghur": _IDENTIFYING,
+    "name_chinese": _IDENTIFYING,
+    "aliases": _IDENTIFYING,
+    "gender": _IDENTIFYING,
+    "birth_year": _IDENTIFYING,
+    "ethnicity": _IDENTIFYING,
+    "occupation": _IDENTIFYING,
+    "xvdb_entry": _IDENTIFYING,
+    "wgeid_ref": _IDENTIFYING,
+    "un_communication_ref": _IDENTIFYING,
+    "prefecture": _("Place of origin (prefecture)."),
+    "current_status": _("Latest published status (machine code); empty if none."),
+    "current_facility": _("Facility type of the latest published status; may be empty."),
+    "status_on": _("Date of the latest published status."),
+    "updated_at": _("Last change (UTC)."),
+}
+
 
 class PersonStatusSerializer(serializers.ModelSerializer):
     class Meta:
         model = PersonStatus
         fields = ["status", "facility_type", "term", "charge", "basis", "occurred_on", "published_at"]
+        extra_kwargs = {name: {"help_text": text} for name, text in STATUS_HELP.items()}
 
 
 class PersonSerializer(serializers.ModelSerializer):
     identified = serializers.BooleanField(
         read_only=True, help_text=_("Whether names and identifying details are included (consent).")
     )
-    recommendations = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
-    statuses = PersonStatusSerializer(source="published_statuses", many=True, read_only=True)
+    recommendations = serializers.SlugRelatedField(
+        slug_field="code", many=True, read_only=True, help_text=_("Codes of the recommendations linked.")
+    )
+    statuses = PersonStatusSerializer(
+        source="published_statuses", many=True, read_only=True, help_text=_("Published status entries.")
+    )
 
     class Meta:
         model = Person
@@ -60,6 +95,7 @@ class PersonSerializer(serializers.ModelSerializer):
             "statuses",
             "updated_at",
         ]
+        extra_kwargs = {name: {"help_text": text} for name, text in PERSON_HELP.items()}
 
 
 class ApiPersonFilter(PersonFilter):
