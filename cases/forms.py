@@ -559,14 +559,42 @@ class EvidenceForm(forms.Form):
 # --- Review --------------------------------------------------------------------------------------------
 
 
-class ReturnForm(forms.Form):
+class ReviewForm(forms.Form):
+    """A review's one form: the comment box serves both Publish and Return (a note typed before pressing
+    Publish is kept on the transition, never lost), and Publish needs its confirmation box ticked, which
+    works without JavaScript. Return uses ReturnForm, which makes the comment required."""
+
     comment = MultilineField(
-        label=_("What should the author change?"),
+        label=_("Comment"),
+        help_text=_(
+            "Required to return the assessment: say what the author should change. Optional when publishing."
+        ),
         max_length=COMMENT_MAX,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"required": _("Say what the author should change.")},
+    )
+    confirm = forms.BooleanField(
+        label=_("I have checked this assessment: publish it"),
+        required=False,
     )
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+
+
+class PublishForm(ReviewForm):
+    confirm = forms.BooleanField(
+        label=ReviewForm.base_fields["confirm"].label,
+        error_messages={"required": _("Tick “I have checked this assessment” to publish it.")},
+    )
+
+
+class ReturnForm(ReviewForm):
+    comment = MultilineField(
+        label=ReviewForm.base_fields["comment"].label,
+        help_text=ReviewForm.base_fields["comment"].help_text,
+        max_length=COMMENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("Say what the author should change.")},
+    )

@@ -206,9 +206,10 @@ def _lock(assessment: Assessment) -> Assessment:
 
 
 @transaction.atomic
-def publish_assessment(assessment: Assessment, *, reviewer: User) -> Assessment:
+def publish_assessment(assessment: Assessment, *, reviewer: User, comment: str = "") -> Assessment:
     """Publish a submitted assessment. Only a curator other than its author may; the recommendation's current
-    status is recomputed in the same transaction."""
+    status is recomputed in the same transaction. The reviewer's optional note is kept on the transition."""
+    comment = (comment or "").strip()
     current = _lock(assessment)
     _check_transition(current.review_state, ReviewState.PUBLISHED)
     _check_reviewer(current, reviewer)
@@ -217,7 +218,7 @@ def publish_assessment(assessment: Assessment, *, reviewer: User) -> Assessment:
     current.reviewer = reviewer
     current.published_at = now
     current.save(update_fields=["review_state", "reviewer", "published_at", "updated_at"])
-    _record(current, ReviewState.SUBMITTED, ReviewState.PUBLISHED, reviewer)
+    _record(current, ReviewState.SUBMITTED, ReviewState.PUBLISHED, reviewer, comment)
     _link_cited_evidence(current.recommendation, list(current.evidence.all()))
     recompute_current_status(current.recommendation, now=now)
     audit.record(

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import access, services
-from .forms import LANGUAGE_SUGGESTIONS, AssessmentForm, EvidenceForm, ReturnForm
+from .forms import LANGUAGE_SUGGESTIONS, AssessmentForm, EvidenceForm, PublishForm, ReturnForm, ReviewForm
 from .models import Assessment, Evidence, Recommendation, ReviewState
 
 # The queue shows the oldest submissions; a longer backlog is worked through from the top.
@@ -201,7 +201,7 @@ def _render_queue(
     request: HttpRequest,
     viewer: access.Viewer,
     *,
-    failed: tuple[int, ReturnForm] | None = None,
+    failed: tuple[int, ReviewForm] | None = None,
 ) -> HttpResponse:
     items = list(_review_queue_for(viewer)[: REVIEW_QUEUE_LIMIT + 1])
     more = len(items) > REVIEW_QUEUE_LIMIT
@@ -209,9 +209,9 @@ def _render_queue(
     for item in items:
         item.is_own = item.author_id == request.user.pk
         if failed and failed[0] == item.pk:
-            item.return_form = failed[1]
+            item.review_form = failed[1]
         else:
-            item.return_form = ReturnForm(auto_id=f"return-{item.pk}-%s")
+            item.review_form = ReviewForm(auto_id=f"review-{item.pk}-%s")
     return render(request, "cases/workflow/review_queue.html", {"items": items, "more": more})
 
 
@@ -227,8 +227,13 @@ def review_queue(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
 @access.require_role(access.CURATOR)
 def review_publish(request: HttpRequest, viewer: access.Viewer, pk: int) -> HttpResponse:
     assessment = access.get_assessment_for_review(viewer, pk)
+    form = PublishForm(request.POST, auto_id=f"review-{assessment.pk}-%s")
+    if not form.is_valid():
+        # Unconfirmed (or an over-long note): the queue again, with the typed comment kept in its box.
+        messages.error(request, _("The assessment was not published: tick the box to confirm."))
+        return _render_queue(request, viewer, failed=(assessment.pk, form))
     try:
-        services.publish_assessment(assessment, reviewer=request.user)
+        services.publish_assessment(assessment, reviewer=request.user, comment=form.cleaned_data["comment"])
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, _review_error(assessment, exc))
     else:
@@ -245,7 +250,7 @@ def review_publish(request: HttpRequest, viewer: access.Viewer, pk: int) -> Http
 @access.require_role(access.CURATOR)
 def review_return(request: HttpRequest, viewer: access.Viewer, pk: int) -> HttpResponse:
     assessment = access.get_assessment_for_review(viewer, pk)
-    form = ReturnForm(request.POST, auto_id=f"return-{assessment.pk}-%s")
+    form = ReturnForm(request.POST, auto_id=f"review-{assessment.pk}-%s")
     if not form.is_valid():
         messages.error(request, _("The assessment was not returned: say what the author should change."))
         return _render_queue(request, viewer, failed=(assessment.pk, form))

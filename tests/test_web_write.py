@@ -218,6 +218,8 @@ def test_role_page_matrix(w, page, method, who):
     # POSTs that would succeed are harmless ones: an empty assessment or evidence form (re-rendered with
     # errors), a return with a comment, or the curator's publish.
     data = {"comment": "Please add a source."} if page == "review-return" else {}
+    if page == "review-publish":
+        data = {"confirm": "on"}  # Publish asks for confirmation (tests/test_editorial.py)
     before = (Assessment.objects.count(), Evidence.objects.count(), AssessmentTransition.objects.count())
 
     response = getattr(client, method)(url, data)
@@ -678,7 +680,7 @@ def test_queue_shows_submissions_oldest_first_with_current_state(w):
     item = page[page.index(f'id="review-{w.submitted.pk}"') : page.index(f'id="review-{second.pk}"')]
     assert "Current (published)" in item and "badge--partially_implemented" in item
     assert f'action="{reverse("cases:review-publish", args=[w.submitted.pk])}"' in item
-    assert f'action="{reverse("cases:review-return", args=[w.submitted.pk])}"' in item
+    assert f'formaction="{reverse("cases:review-return", args=[w.submitted.pk])}"' in item
     assert [a.pk for a in response.context["items"]] == [w.submitted.pk, second.pk]
 
 
@@ -689,7 +691,9 @@ def test_queue_of_another_organisation_is_separate(w):
 
 
 def test_publish_happy_path(w):
-    response = client_for(w.carol).post(reverse("cases:review-publish", args=[w.submitted.pk]))
+    response = client_for(w.carol).post(
+        reverse("cases:review-publish", args=[w.submitted.pk]), {"confirm": "on"}
+    )
 
     assert response.status_code == 302 and response["Location"] == reverse("cases:review-queue")
     w.submitted.refresh_from_db()
@@ -748,7 +752,7 @@ def test_return_happy_path_and_author_resubmits(w):
 
     # It is back in the queue, with the earlier comment beside it, and can be published.
     assert "Returned earlier with this comment" in content(carol.get(reverse("cases:review-queue")))
-    carol.post(reverse("cases:review-publish", args=[w.submitted.pk]))
+    carol.post(reverse("cases:review-publish", args=[w.submitted.pk]), {"confirm": "on"})
     w.submitted.refresh_from_db()
     assert w.submitted.review_state == ReviewState.PUBLISHED
     # Once resubmitted, the resubmit page is gone.
@@ -797,7 +801,10 @@ def test_four_eyes_via_the_web(w):
     assert reverse("cases:review-return", args=[own.pk]) not in page
 
     # The missing button is not the protection: a hand-made POST is refused on the server.
-    for name, data in (("cases:review-publish", {}), ("cases:review-return", {"comment": "Fine by me."})):
+    for name, data in (
+        ("cases:review-publish", {"confirm": "on"}),
+        ("cases:review-return", {"comment": "Fine by me."}),
+    ):
         response = carol.post(reverse(name, args=[own.pk]), data)
         assert response.status_code == 302
         assert any("Four eyes" in m for m in messages_of(response))
@@ -805,16 +812,16 @@ def test_four_eyes_via_the_web(w):
     assert own.review_state == ReviewState.SUBMITTED and own.reviewer is None
     assert own.transitions.count() == 1
 
-    client_for(w.dave).post(reverse("cases:review-publish", args=[own.pk]))
+    client_for(w.dave).post(reverse("cases:review-publish", args=[own.pk]), {"confirm": "on"})
     own.refresh_from_db()
     assert own.review_state == ReviewState.PUBLISHED and own.reviewer == w.dave
 
 
 def test_second_review_of_a_reviewed_assessment_is_a_clear_error(w):
     carol, dave = client_for(w.carol), client_for(w.dave)
-    carol.post(reverse("cases:review-publish", args=[w.submitted.pk]))
+    carol.post(reverse("cases:review-publish", args=[w.submitted.pk]), {"confirm": "on"})
 
-    response = dave.post(reverse("cases:review-publish", args=[w.submitted.pk]))
+    response = dave.post(reverse("cases:review-publish", args=[w.submitted.pk]), {"confirm": "on"})
     assert response.status_code == 302
     assert "This assessment was already published by carol." in messages_of(response)
     response = dave.post(reverse("cases:review-return", args=[w.submitted.pk]), {"comment": "Too late?"})
@@ -828,7 +835,9 @@ def test_second_review_of_a_reviewed_assessment_is_a_clear_error(w):
 
 
 def test_publishing_a_returned_assessment_is_refused(w):
-    response = client_for(w.dave).post(reverse("cases:review-publish", args=[w.returned.pk]))
+    response = client_for(w.dave).post(
+        reverse("cases:review-publish", args=[w.returned.pk]), {"confirm": "on"}
+    )
     assert "already returned to its author by carol" in " ".join(messages_of(response))
     w.returned.refresh_from_db()
     assert w.returned.review_state == ReviewState.RETURNED
@@ -877,7 +886,8 @@ def test_csrf_token_from_the_page_is_accepted(w):
     page = content(carol.get(reverse("cases:review-queue")))
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     response = carol.post(
-        reverse("cases:review-publish", args=[w.submitted.pk]), {"csrfmiddlewaretoken": token}
+        reverse("cases:review-publish", args=[w.submitted.pk]),
+        {"csrfmiddlewaretoken": token, "confirm": "on"},
     )
     assert response.status_code == 302
     w.submitted.refresh_from_db()

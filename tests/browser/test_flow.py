@@ -96,6 +96,7 @@ def test_monitor_records_and_curator_publishes(page, real_data):
     page.goto("/review/")
     expect(page.locator("main")).to_contain_text("Some detention cases were reviewed")
     screenshot(page, "07-review-queue")
+    page.get_by_label("I have checked this assessment: publish it").first.check()
     page.get_by_role("button", name=re.compile(r"^Publish")).first.click()
     expect(page.locator(".messages")).to_be_visible()
     assessment.refresh_from_db()
