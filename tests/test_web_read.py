@@ -185,6 +185,7 @@ def test_monitor_navigation_has_no_review_or_admin(client, personas):
     nav = client.get("/").content.decode()
     assert 'href="/recommendations/"' in nav
     assert 'href="/evidence/"' in nav
+    assert 'href="/people/"' in nav
     assert 'href="/review/"' not in nav
     assert 'href="/admin/"' not in nav
     assert 'href="/import/"' not in nav
