@@ -263,11 +263,18 @@ def load(alias: str, chunks: Iterable[bytes], *, progress: Progress | None = Non
     connection = connections[alias]
     models = backed_up_models(include_sessions=True)
     counts: dict[str, int] = {}
+    cache_size = -2000
     try:
         with transaction.atomic(using=alias):
             with connection.cursor() as cursor:
                 if connection.vendor == "postgresql":
                     cursor.execute("SET LOCAL statement_timeout = 0")
+                else:
+                    # Millions of rows go into tables with several indexes: a 256 MiB page cache (instead of
+                    # 2 MiB) keeps the indexes' pages in memory (restored to the default afterwards).
+                    cursor.execute("PRAGMA cache_size")
+                    cache_size = cursor.fetchone()[0]
+                    cursor.execute("PRAGMA cache_size = -262144")
                 # Raw statements: model guards (append-only audit rows, frozen published evidence) are about
                 # the application changing the record, not about a restore replacing it whole.
                 tables = [m._meta.db_table for m in models]
@@ -286,9 +293,9 @@ def load(alias: str, chunks: Iterable[bytes], *, progress: Progress | None = Non
                         counts[table] = record["rows"]
                 for sql in connection.ops.sequence_reset_sql(no_style(), models):
                     cursor.execute(sql)
-                # Foreign keys are deferred to here on both databases (Django declares them DEFERRABLE
-                # INITIALLY DEFERRED; SQLite counts violations as rows go in): check them now, not at COMMIT,
-                # so a dangling reference is reported as such.
+                # Foreign keys are deferred (Django declares them DEFERRABLE INITIALLY DEFERRED): PostgreSQL
+                # checks them here; SQLite counts violations as rows go in and refuses the COMMIT. Either
+                # way a dangling reference rolls everything back and is reported as such below.
                 if connection.vendor == "postgresql":
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 else:
@@ -301,6 +308,9 @@ def load(alias: str, chunks: Iterable[bytes], *, progress: Progress | None = Non
         raise BackupError(
             f"The backup's rows do not fit together (a dangling reference): {exc}", "damaged"
         ) from exc
+    finally:
+        if connection.vendor == "sqlite" and connection.connection is not None:
+            connection.connection.execute(f"PRAGMA cache_size = {int(cache_size)}")
     ContentType.objects.clear_cache()
     return counts
 
