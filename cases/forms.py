@@ -194,7 +194,9 @@ class AssessmentForm(forms.Form):
     assessed_on = forms.DateField(
         label=_("Assessed on"),
         widget=DateInput,
-        help_text=_("The date this assessment speaks for. It cannot be in the future."),
+        help_text=_(
+            "The date this assessment speaks for: not before the recommendation was issued, nor in the future."
+        ),
     )
     rationale = MultilineField(
         label=_("Rationale"),
@@ -245,6 +247,8 @@ class AssessmentForm(forms.Form):
             if "seen" not in self.initial:
                 self.initial["seen"] = published_marker(recommendation)
         self.fields["assessed_on"].widget.attrs["max"] = today.isoformat()
+        # The earliest date is checked in services._validate_assessment; the picker offers the same range.
+        self.fields["assessed_on"].widget.attrs["min"] = recommendation.document.published_on.isoformat()
         visible = access.visible_evidence(viewer)
         self.fields["evidence"].queryset = access.visible_evidence(
             viewer, recommendation.evidence.all()

@@ -131,8 +131,20 @@ def _validate_assessment(
     errors: dict[str, list[str]] = {}
     if not evidence:
         errors["evidence"] = [_("An assessment rests on at least one piece of evidence.")]
-    if assessed_on > timezone.now().date():
+    # The date an assessment speaks for lies between the recommendation's issue and today. Evidence
+    # published later may report on that date (a statement of 26 June reporting responses of 11 June), so
+    # the evidence's own dates are not compared. The document is joined by access.get_recommendation.
+    issued = recommendation.document.published_on
+    if assessed_on > timezone.localdate():
         errors["assessed_on"] = [_("The date an assessment speaks for cannot be in the future.")]
+    elif assessed_on < issued:
+        errors["assessed_on"] = [
+            _(
+                "The date an assessment speaks for cannot be before its recommendation was issued "
+                "(%(issued)s)."
+            )
+            % {"issued": issued.isoformat()}
+        ]
     if corrects is not None and (
         corrects.recommendation_id != recommendation.pk or corrects.review_state != ReviewState.PUBLISHED
     ):

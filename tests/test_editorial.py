@@ -4,13 +4,17 @@ user text set with dir="auto"."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from cases import services
-from cases.models import AssessmentTransition, ReviewState
+from cases.models import Assessment, AssessmentTransition, ReviewState
 from tests.factories import submit
 
 
@@ -92,3 +96,63 @@ def test_return_still_needs_the_comment(personas, submitted):
     assert "Say what the author should change." in response.content.decode()
     submitted.refresh_from_db()
     assert submitted.review_state == ReviewState.SUBMITTED
+
+
+# --- 2. Dates are checked ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "day", [datetime.date(1900, 1, 1), datetime.date(2020, 1, 1), datetime.date(2022, 8, 30)]
+)
+def test_service_refuses_a_date_before_the_recommendation_was_issued(personas, day):
+    before = Assessment.objects.count()
+    with pytest.raises(ValidationError) as caught:
+        submit(personas.rec, personas.alice, [personas.public_ev], assessed_on=day)
+    assert "before its recommendation was issued (2022-08-31)" in " ".join(
+        caught.value.message_dict["assessed_on"]
+    )
+    assert Assessment.objects.count() == before
+
+
+def test_service_accepts_the_issue_date_and_today(personas):
+    first = submit(personas.rec, personas.alice, [personas.public_ev], assessed_on=datetime.date(2022, 8, 31))
+    second = submit(personas.rec, personas.alice, [personas.public_ev], assessed_on=timezone.localdate())
+    assert first.pk and second.pk
+
+
+def test_resubmission_is_checked_too(personas):
+    returned = submit(personas.rec, personas.alice, [personas.public_ev])
+    services.return_assessment(returned, reviewer=personas.carol, comment="Which date?")
+    with pytest.raises(ValidationError):
+        services.resubmit_assessment(returned, author=personas.alice, assessed_on=datetime.date(2020, 1, 1))
+    returned.refresh_from_db()
+    assert returned.review_state == ReviewState.RETURNED and returned.assessed_on == datetime.date(
+        2024, 8, 27
+    )
+
+
+def test_form_shows_the_date_error_on_the_field_and_keeps_the_input(personas):
+    from cases.forms import published_marker
+
+    url = reverse("cases:assess", args=[personas.rec.code])
+    client = _client(personas.alice)
+    assert 'min="2022-08-31"' in client.get(url).content.decode()
+    before = Assessment.objects.count()
+    response = client.post(
+        url,
+        {
+            "implementation_status": "not_implemented",
+            "state_response": "rejected",
+            "basis": "independent",
+            "assessed_on": "2020-01-01",
+            "rationale": "Typed with care <kept>.",
+            "evidence": [personas.public_ev.pk],
+            "seen": published_marker(personas.rec),
+        },
+    )
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert "before its recommendation was issued" in " ".join(form.errors["assessed_on"])
+    page = response.content.decode()
+    assert 'value="2020-01-01"' in page and "Typed with care &lt;kept&gt;.</textarea>" in page
+    assert Assessment.objects.count() == before
