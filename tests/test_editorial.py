@@ -156,3 +156,41 @@ def test_form_shows_the_date_error_on_the_field_and_keeps_the_input(personas):
     page = response.content.decode()
     assert 'value="2020-01-01"' in page and "Typed with care &lt;kept&gt;.</textarea>" in page
     assert Assessment.objects.count() == before
+
+
+# --- 3. Dates shown unambiguously ----------------------------------------------------------------------
+
+
+def test_recommendation_page_shows_every_date_as_iso_inside_time(personas):
+    import re
+
+    assessment = submit(
+        personas.rec, personas.alice, [personas.public_ev], assessed_on=datetime.date(2022, 9, 1)
+    )
+    services.publish_assessment(assessment, reviewer=personas.carol)
+    published = timezone.localtime(assessment.published_at).date().isoformat()
+
+    page = _client(personas.alice).get(reverse("cases:recommendation", args=[personas.rec.code]))
+    html = page.content.decode()
+    assert '<time datetime="2022-08-31">2022-08-31</time>' in html  # the document's issue
+    assert '<time datetime="2022-09-01">2022-09-01</time>' in html  # what the assessment speaks for
+    assert f'published <time datetime="{published}">{published}</time> after review by carol' in html
+    assert f'Status last changed on <time datetime="{published}">{published}</time>' in html
+    # No US-style month abbreviations ("Sept. 1, 2022") anywhere on the page.
+    assert not re.search(r"\b(Jan|Feb|Mar|Apr|May|June|July|Aug|Sept|Oct|Nov|Dec)\.? \d{1,2}, \d{4}", html)
+    # Every <time> carries a machine-readable value equal to what it shows, or the date part of it.
+    for attr, shown in re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', html):
+        assert attr.startswith(shown[:10]) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", shown[:10])
+
+
+def test_isodate_filter():
+    from cases.templatetags.tracker_ui import isodate
+
+    assert isodate(None) == ""
+    assert isodate(datetime.date(2022, 9, 1)) == '<time datetime="2022-09-01">2022-09-01</time>'
+    moment = timezone.make_aware(datetime.datetime(2024, 8, 27, 14, 5, 30))
+    assert isodate(moment) == '<time datetime="2024-08-27">2024-08-27</time>'
+    local = timezone.localtime(moment)
+    assert isodate(moment, "time") == (
+        f'<time datetime="{local.isoformat(timespec="minutes")}">2024-08-27 14:05</time>'
+    )

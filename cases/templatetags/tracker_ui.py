@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -37,6 +41,25 @@ def display_name(user) -> str:
     if user is None:
         return _("a former user")
     return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def isodate(value, precision: str = "date") -> SafeString | str:
+    """`{{ day|isodate }}`: a date as `<time datetime="2022-09-01">2022-09-01</time>`, unambiguous in
+    every locale (US-style "Sept. 1, 2022" reads as January 9 to many of our readers). A datetime is shown
+    as its local date, or with `|isodate:"time"` as local date and minutes; `datetime` keeps the offset."""
+    if not value:
+        return ""
+    if isinstance(value, datetime.datetime):
+        local = timezone.localtime(value) if timezone.is_aware(value) else value
+        if precision == "time":
+            return format_html(
+                '<time datetime="{}">{}</time>',
+                local.isoformat(timespec="minutes"),
+                f"{local:%Y-%m-%d %H:%M}",
+            )
+        value = local.date()
+    return format_html('<time datetime="{}">{}</time>', value.isoformat(), value.isoformat())
 
 
 @register.inclusion_tag("cases/_status_badge.html")
