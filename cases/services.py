@@ -21,6 +21,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from tracker.accounts import audit
+from tracker.accounts.roles import is_curator
 
 from .models import (
     ApiKey,
@@ -303,10 +304,9 @@ def resubmit_assessment(assessment: Assessment, *, author: User, **changes) -> A
 
 
 def _check_reviewer(assessment: Assessment, reviewer: User) -> None:
-    # The one role rule (group, staff flag, membership) is access's, as for the pages and the API.
-    from .access import has_role, viewer_for_user
-
-    if not has_role(viewer_for_user(reviewer), "curator"):
+    # The Curators group decides who reviews. The staff flag that access's page rule adds only opens the
+    # admin's door: the data set's system reviewer is a curator that can never sign in, and has no staff flag.
+    if not is_curator(reviewer):
         raise PermissionDenied(_("Only curators review assessments."))
     # Four eyes compares people, not rows: an account the reviewer made (invited) or whose credentials she
     # reset may be her own second identity (tracker.accounts.services.linked_accounts).
