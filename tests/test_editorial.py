@@ -194,3 +194,40 @@ def test_isodate_filter():
     assert isodate(moment, "time") == (
         f'<time datetime="{local.isoformat(timespec="minutes")}">2024-08-27 14:05</time>'
     )
+
+
+# --- 4. Small: the favicon, and user text set with dir="auto" -------------------------------------------
+
+
+def test_favicon_ico_answers_with_the_static_icon(client):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"].endswith("img/favicon.svg")
+    assert finders.find("img/favicon.svg")  # the target exists
+
+
+UYGHUR = "ئۇيغۇر ئېلىدىكى لاگېرلار"
+
+
+def test_uyghur_excerpts_and_user_text_are_set_with_dir_auto(personas):
+    from tests.factories import make_evidence
+
+    evidence = make_evidence(
+        personas.alice, "https://example.org/ug", recommendations=[personas.rec], title=UYGHUR
+    )
+    evidence.excerpt, evidence.language = UYGHUR, "ug"
+    evidence.save(update_fields=["excerpt", "language"])
+    assessment = submit(personas.rec, personas.alice, [evidence], rationale=UYGHUR)
+    services.publish_assessment(assessment, reviewer=personas.carol)
+    client = _client(personas.alice)
+
+    html = client.get(reverse("cases:recommendation", args=[personas.rec.code])).content.decode()
+    assert f'<blockquote class="excerpt" lang="ug" dir="auto">{UYGHUR}</blockquote>' in html
+    assert f'<div class="assessment__rationale" dir="auto"><p>{UYGHUR}</p></div>' in html
+    assert f'dir="auto">{UYGHUR}</a>' in html  # the title, in the timeline and on the evidence card
+
+    html = client.get(reverse("cases:evidence", args=[evidence.pk])).content.decode()
+    assert f'<h1 class="evidence-title" dir="auto">{UYGHUR}</h1>' in html
+    assert 'class="excerpt excerpt--large" lang="ug" dir="auto"' in html

@@ -908,7 +908,7 @@ def test_each_evidence_filter_narrows_the_list(client, personas, query, expected
     client.force_login(p.alice)
     response = client.get(f"/evidence/?{query}")
     assert response.status_code == 200
-    titles = set(re.findall(r'<a href="/evidence/\d+/">([^<]+)</a>', response.content.decode()))
+    titles = set(re.findall(r'<a href="/evidence/\d+/"[^>]*>([^<]+)</a>', response.content.decode()))
     assert titles == expected
 
 
