@@ -419,6 +419,27 @@ def administers(viewer: Viewer, organisation_id: int | None) -> bool:
     return is_operator(viewer) or (viewer.member and organisation_id == viewer.organisation_id)
 
 
+# --- Imports --------------------------------------------------------------------------------------------
+
+
+def is_own_organisation(viewer: Viewer, organisation_id: int | None) -> bool:
+    """Is this the viewer's own organisation? Imports (uploads in progress and their reports) are seen only
+    by their organisation's curators: a file may hold what the organisation has not published."""
+    return viewer.member and organisation_id is not None and organisation_id == viewer.organisation_id
+
+
+def get_import_run_for(viewer: Viewer, pk: int):
+    """An import report of the viewer's own organisation; 404 otherwise (even its existence is private)."""
+    from .models import ImportRun
+
+    try:
+        return ImportRun.objects.select_related("created_by").get(
+            pk=pk, organisation_id=viewer.organisation_id
+        )
+    except (ImportRun.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404 from None
+
+
 def admin_evidence(viewer: Viewer, queryset: QuerySet | None = None) -> QuerySet:
     """Evidence listed in the admin: what the viewer may see anywhere else (operators: all)."""
     queryset = Evidence.objects.all() if queryset is None else queryset

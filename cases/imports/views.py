@@ -37,18 +37,15 @@ REFRESH_SECONDS = 3
 
 def _get_upload_for(viewer: access.Viewer, token: str) -> Upload:
     upload = Upload.get(token)
-    if upload is None or upload.organisation_id != viewer.organisation_id or upload.status == tasks.DISCARDED:
+    if upload is None or not access.is_own_organisation(viewer, upload.organisation_id):
+        raise Http404
+    if upload.status == tasks.DISCARDED:
         raise Http404
     return upload
 
 
 def _get_run_for(viewer: access.Viewer, pk: int) -> ImportRun:
-    try:
-        return ImportRun.objects.select_related("created_by").get(
-            pk=pk, organisation_id=viewer.organisation_id
-        )
-    except ImportRun.DoesNotExist:
-        raise Http404 from None
+    return access.get_import_run_for(viewer, pk)
 
 
 @require_http_methods(["GET", "POST"])
