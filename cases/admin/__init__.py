@@ -6,5 +6,6 @@ organisation's internal evidence or unpublished assessments here either), and th
 (a recommendation's current status, an assessment's review state) is never editable by hand.
 """
 
+from cases.people import admin as people_admin  # noqa: F401  (registers PersonAdmin)
+
 from . import apikeys, assessments, base, evidence, libraries, reference  # noqa: F401  (registers the ModelAdmins)
-from cases.people import admin as people_admin  # noqa: E402, F401  (registers PersonAdmin)
