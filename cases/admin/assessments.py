@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.template.response import TemplateResponse
@@ -20,6 +21,7 @@ from cases.models import (
     Assessment,
     AssessmentTransition,
     PublishedAssessmentImmutable,
+    ReviewState,
 )
 from tracker.accounts import audit
 
@@ -110,7 +112,8 @@ class AssessmentAdmin(ScopedLookupsMixin, admin.ModelAdmin):
                     "review_state",
                     "author",
                     "organisation",
-                    "reviewer",
+                    "published_by",
+                    "returned_by",
                     "review_comment",
                     "published_at",
                     "created_at",
@@ -120,6 +123,7 @@ class AssessmentAdmin(ScopedLookupsMixin, admin.ModelAdmin):
         ),
     ]
     inlines = [TransitionInline]
+    object_history_template = "admin/cases/assessment/object_history.html"
     actions = ["publish_selected", "return_selected"]
 
     def get_queryset(self, request):
@@ -133,14 +137,31 @@ class AssessmentAdmin(ScopedLookupsMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if not self._held_elsewhere(request, obj):
-            return fieldsets
-        # Another organisation's published assessment: the record, not its review (the return comment
-        # survives resubmission on the row).
+        # `reviewer` and `review_comment` hold the *latest* review action: once a returned assessment is
+        # resubmitted and published, the comment is the returner's and the reviewer the publisher. Shown
+        # side by side they put one curator's words under another's name, so each is shown only for the
+        # state it describes; the review trail below names every action's own actor.
+        hidden = set()
+        if obj is None or obj.review_state != ReviewState.PUBLISHED:
+            hidden.add("published_by")
+        if obj is None or obj.review_state != ReviewState.RETURNED:
+            hidden |= {"returned_by", "review_comment"}
+        if self._held_elsewhere(request, obj):
+            # Another organisation's published assessment: the record, not its review (who reviewed it,
+            # and the return comment that survives resubmission on the row).
+            hidden |= {"published_by", "returned_by", "review_comment"}
         return [
-            (title, {**options, "fields": [f for f in options["fields"] if f != "review_comment"]})
+            (title, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
             for title, options in fieldsets
         ]
+
+    @admin.display(description=_("Published by"))
+    def published_by(self, obj: Assessment) -> str:
+        return str(obj.reviewer) if obj.reviewer_id else "—"
+
+    @admin.display(description=_("Returned by"))
+    def returned_by(self, obj: Assessment) -> str:
+        return str(obj.reviewer) if obj.reviewer_id else "—"
 
     def get_object(self, request, object_id, from_field=None):
         # As ModelAdmin.get_object, with the cited sources the viewer may see (the rest counted, never
@@ -151,6 +172,25 @@ class AssessmentAdmin(ScopedLookupsMixin, admin.ModelAdmin):
             return queryset.get(**{field.name: field.to_python(object_id)})
         except (self.model.DoesNotExist, ValidationError, ValueError, OverflowError):
             return None
+
+    def history_view(self, request, object_id, extra_context=None):
+        # Assessments change only through the review services, never this admin's forms, so Django's own
+        # history (the admin log) has nothing to show; the review trail is the assessment's history. It is
+        # scoped as the inline is: another organisation's trail (actors, comments) stays with it.
+        obj = self.get_object(request, unquote(object_id))
+        transitions = []
+        if obj is not None:
+            transitions = list(
+                access.owned(_viewer(request), obj.transitions.all(), "assessment__organisation")
+                .select_related("actor")
+                .order_by("created_at", "id")
+            )
+        context = {
+            **(extra_context or {}),
+            "transitions": transitions,
+            "trail_held_elsewhere": self._held_elsewhere(request, obj),
+        }
+        return super().history_view(request, object_id, extra_context=context)
 
     @admin.display(description=_("evidence"))
     def evidence_cited(self, obj: Assessment) -> str:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import DeletedObject
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from cases import access, services
 from cases.admin.base import GuardedHistoryAdmin, ReadOnlyMixin, _count, _errors, _viewer
@@ -19,6 +24,30 @@ from cases.models import (
 )
 
 # --- Documents, themes, recommendations ----------------------------------------------------------------
+
+
+class ReadableChanges(HistoricalRecordContextHelper):
+    """A history page's "before → after" as a curator reads it: choice labels rather than stored codes,
+    times to the minute in the site's time zone, and "—" for an empty reference (simple_history shows an
+    unset foreign key as "Deleted <model> (pk=None)")."""
+
+    def prepare_delta_change_value(self, change, value):
+        value = super().prepare_delta_change_value(change, value)
+        field = self.model._meta.get_field(change.field)
+        if value is None or value == "" or (isinstance(value, DeletedObject) and value.pk is None):
+            return "—"
+        if getattr(field, "choices", None) and not isinstance(value, list):
+            return dict(field.flatchoices).get(value, value)
+        if isinstance(value, datetime.datetime):
+            return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+        if isinstance(value, datetime.date):
+            return value.isoformat()
+        return value
+
+
+class ReadableHistoryMixin:
+    def get_historical_record_context_helper(self, request, historical_record):
+        return ReadableChanges(self.model, historical_record)
 
 
 class RecommendationInline(admin.TabularInline):
@@ -44,7 +73,7 @@ class RecommendationInline(admin.TabularInline):
 
 
 @admin.register(Document)
-class DocumentAdmin(GuardedHistoryAdmin):
+class DocumentAdmin(ReadableHistoryMixin, GuardedHistoryAdmin):
     list_display = ["short_name", "title", "symbol", "issuing_body", "published_on", "recommendation_count"]
     list_filter = ["issuing_body"]
     search_fields = ["short_name", "title", "symbol", "slug"]
@@ -62,7 +91,7 @@ class DocumentAdmin(GuardedHistoryAdmin):
 
 
 @admin.register(Theme)
-class ThemeAdmin(GuardedHistoryAdmin):
+class ThemeAdmin(ReadableHistoryMixin, GuardedHistoryAdmin):
     list_display = ["name", "slug", "recommendation_count"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -148,7 +177,7 @@ DERIVED_STATUS_FIELDS = ["implementation_status", "state_response", "state_claim
 
 
 @admin.register(Recommendation)
-class RecommendationAdmin(GuardedHistoryAdmin):
+class RecommendationAdmin(ReadableHistoryMixin, GuardedHistoryAdmin):
     list_display = [
         "code",
         "paragraph",
