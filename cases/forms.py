@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tracker.accounts import audit
 
-from . import access
+from . import access, services
 from .models import (
     Assessment,
     Basis,
@@ -416,9 +416,11 @@ CONFIDENTIALITY_CHOICES = [
 
 
 class EvidenceForm(forms.Form):
-    """A new source. An address that is already recorded is never duplicated: `duplicate` is set to the
-    existing entry when the user may see it (the view sends them there); otherwise a neutral error says
-    only that the address cannot be recorded."""
+    """A new source. An address that is already recorded, exactly or in its canonical form
+    (`validators.canonical_url`), is never duplicated: `duplicate` is set to the existing entry when the
+    user may see it (the view links it to what she ticked and sends her there); otherwise a neutral error
+    says only that the address cannot be recorded, so another organisation's internal source stays
+    unknown."""
 
     url = forms.CharField(
         label=_("Address (URL)"),
@@ -513,11 +515,8 @@ class EvidenceForm(forms.Form):
         raw = self.cleaned_data["url"]
         url, warnings = check_url(raw)
         self.warnings.extend(warnings)
-        existing = (
-            Evidence.objects.filter(url__in={url, raw.strip()})
-            .only("pk", "confidentiality", "organisation_id")
-            .first()
-        )
+        # The same source pasted another way (http, a trailing slash, utm_ parameters) is the same entry.
+        existing = services.recorded_source(url)
         if existing is not None:
             if access.can_see_evidence(self.viewer, existing):
                 self.duplicate = existing

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -37,6 +38,7 @@ from .models import (
     ReviewState,
     StateResponse,
 )
+from .validators import canonical_url, same_source_prefixes
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -400,9 +402,49 @@ def _check_holder(evidence: Evidence, user: User) -> None:
         raise PermissionDenied(_("Only the organisation that holds this source can change it."))
 
 
+class DuplicateSource(ValidationError):
+    """The address is already recorded (exactly, or in its canonical form); `existing` is that entry.
+    Who may learn that it exists is the caller's to decide, through access.py."""
+
+    def __init__(self, existing: Evidence) -> None:
+        super().__init__({"url": ValidationError(_("This source is already recorded."), code="duplicate")})
+        self.existing = existing
+
+
+def recorded_source(url: str) -> Evidence | None:
+    """The entry recorded under `url` or any address with the same `canonical_url` (http/https, trailing
+    slash, default port, tracking parameters), or None; an exact match wins. Looks up a few address prefixes
+    (the unique index on url serves them) and compares canonical forms on the rows found."""
+    try:
+        canonical = canonical_url(url)
+    except ValidationError:
+        return None
+    exact = url.strip()
+    near = Q(url=exact)
+    for prefix in same_source_prefixes(url):
+        near |= Q(url=prefix) | Q(url=f"{prefix}/") | Q(url__startswith=f"{prefix}?") | Q(url__startswith=f"{prefix}/?")
+    candidates = Evidence.objects.filter(near).only("pk", "url", "confidentiality", "organisation_id", "excerpt")
+    same = [e for e in candidates.order_by("pk") if e.url == exact or _canonical_or_none(e.url) == canonical]
+    return next((e for e in same if e.url == exact), same[0] if same else None)
+
+
+def _canonical_or_none(url: str) -> str | None:
+    try:
+        return canonical_url(url)
+    except ValidationError:  # an address stored before today's rules
+        return None
+
+
 @transaction.atomic
 def add_evidence(*, added_by: User, recommendations: Iterable[Recommendation] = (), **fields) -> Evidence:
-    """Add a source, held by the user's organisation, linked to the recommendations it supports."""
+    """Add a source, held by the user's organisation, linked to the recommendations it supports.
+
+    Raises DuplicateSource when the address, or its canonical form, is already recorded: one source is one
+    entry. (Two variants inserted at the same instant can both pass this check; the unique index still
+    refuses two identical addresses.)"""
+    existing = recorded_source(str(fields.get("url", "")))
+    if existing is not None:
+        raise DuplicateSource(existing)
     evidence = Evidence(added_by=added_by, organisation=organisation_of(added_by), **fields)
     evidence.full_clean()
     evidence.save()

@@ -319,3 +319,51 @@ class PlainTextField(models.CharField):
     def deconstruct(self):
         name, _path, args, kwargs = super().deconstruct()
         return name, "django.db.models.CharField", args, kwargs
+
+
+# --- One source, however it was pasted ------------------------------------------------------------------
+
+# Parameters that say where a reader came from, not what the page is: two addresses that differ only in
+# these are the same source. (utm_* is matched by prefix.)
+TRACKING_PARAMETERS = frozenset({"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_tracking(name: str) -> bool:
+    name = name.lower()
+    return name.startswith("utm_") or name in TRACKING_PARAMETERS
+
+
+def canonical_url(url: str) -> str:
+    """The form two addresses share when they name the same source; used only to find duplicates, never
+    stored (the address is kept as the monitor gave it, normalised by `normalise_url`).
+
+    On top of `normalise_url` (scheme and host lowercased, fragment dropped): http and https count as one,
+    the default port (80 for http, 443 for https) is dropped, a trailing slash is dropped (the root stays
+    "/"), and tracking parameters (utm_*, fbclid, gclid and the like) are removed; other parameters keep
+    their order, as some sites give order a meaning. Raises ValidationError for an address `normalise_url`
+    refuses.
+    """
+    parts = urlsplit(normalise_url(url))
+    netloc = parts.netloc
+    if parts.port is not None and _DEFAULT_PORTS[parts.scheme] == parts.port:
+        netloc = netloc.rpartition(":")[0]
+    path = parts.path.rstrip("/") or "/"
+    query = "&".join(
+        pair for pair in parts.query.split("&") if pair and not _is_tracking(pair.split("=", 1)[0])
+    )
+    return urlunsplit(("https", netloc, path, query, ""))
+
+
+def same_source_prefixes(url: str) -> list[str]:
+    """The stored addresses that may share `url`'s canonical form all start with one of these (scheme,
+    host with or without its default port, path without its trailing slash): a duplicate check looks up
+    these prefixes (an index scan) and compares `canonical_url` on the few rows found."""
+    canonical = urlsplit(canonical_url(url))
+    path = "" if canonical.path == "/" else canonical.path
+    explicit_port = canonical.port is not None  # not a default one: canonical_url dropped those
+    prefixes = []
+    for scheme, default in _DEFAULT_PORTS.items():
+        netlocs = [canonical.netloc] if explicit_port else [canonical.netloc, f"{canonical.netloc}:{default}"]
+        prefixes += [f"{scheme}://{netloc}{path}" for netloc in netlocs]
+    return prefixes

@@ -143,20 +143,20 @@ def evidence_new(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
         form = EvidenceForm(request.POST, viewer=viewer)
         valid = form.is_valid()
         if form.duplicate is not None:
-            messages.info(request, _("This source is already recorded."))
-            return redirect("cases:evidence", pk=form.duplicate.pk)
+            return _recorded_already(request, form, form.duplicate, origin if then_assess else None)
         if valid:
             try:
                 evidence = services.add_evidence(added_by=request.user, **form.service_kwargs())
+            except (services.DuplicateSource, IntegrityError) as exc:
+                # Someone recorded the same source between our check and our insert.
+                existing = getattr(exc, "existing", None) or services.recorded_source(
+                    form.cleaned_data["url"]
+                )
+                if existing is not None and access.can_see_evidence(viewer, existing):
+                    return _recorded_already(request, form, existing, origin if then_assess else None)
+                form.add_error("url", _("This address cannot be recorded. If you need it, ask a curator."))
             except ValidationError as exc:
                 form.add_service_errors(exc)
-            except IntegrityError:
-                # Someone recorded the same address between our check and our insert.
-                existing = Evidence.objects.filter(url=form.cleaned_data["url"]).first()
-                if existing is not None and access.can_see_evidence(viewer, existing):
-                    messages.info(request, _("This source is already recorded."))
-                    return redirect("cases:evidence", pk=existing.pk)
-                form.add_error("url", _("This address cannot be recorded. If you need it, ask a curator."))
             else:
                 messages.success(request, _("Evidence “%(title)s” was recorded.") % {"title": evidence.title})
                 for warning in form.warnings:  # a lookalike or punycode host: recorded, but worth a look
@@ -178,6 +178,54 @@ def evidence_new(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
             "language_suggestions": LANGUAGE_SUGGESTIONS,
         },
     )
+
+
+def _recorded_already(
+    request: HttpRequest, form: EvidenceForm, existing: Evidence, assess_origin: Recommendation | None
+) -> HttpResponse:
+    """The source is recorded already (and the user may see it): nothing she did is dropped silently. The
+    existing entry is linked to the recommendations she ticked (if her organisation holds it), her excerpt
+    fills an empty one, and otherwise the page tells her, quoting the excerpt back so she can keep it."""
+    data = getattr(form, "cleaned_data", {})
+    chosen = list(data.get("recommendations") or [])
+    excerpt = data.get("excerpt") or ""
+    messages.info(request, _("This source was already recorded, so no second entry was made."))
+    if chosen:
+        codes = ", ".join(r.code for r in chosen)
+        try:
+            services.link_evidence(existing, chosen, by=request.user)
+        except PermissionDenied:
+            messages.warning(
+                request,
+                _(
+                    "It is held by another organisation, so it was not linked to %(codes)s; you can still "
+                    "cite it in an assessment."
+                )
+                % {"codes": codes},
+            )
+        else:
+            messages.success(request, _("It is now linked to %(codes)s.") % {"codes": codes})
+    if excerpt and excerpt != existing.excerpt:
+        saved = False
+        if not existing.excerpt:
+            try:
+                saved = bool(services.change_evidence(existing, by=request.user, excerpt=excerpt))
+            except (PermissionDenied, ValidationError):
+                saved = False
+        if saved:
+            messages.success(request, _("Your excerpt was added to it."))
+        else:
+            messages.warning(
+                request,
+                _(
+                    "Your excerpt was not saved, because the source already has one or is not your "
+                    "organisation's to change. What you typed: %(excerpt)s"
+                )
+                % {"excerpt": excerpt},
+            )
+    if assess_origin is not None:
+        return redirect(f"{reverse('cases:assess', args=[assess_origin.code])}?evidence={existing.pk}")
+    return redirect("cases:evidence", pk=existing.pk)
 
 
 # --- Review --------------------------------------------------------------------------------------------
