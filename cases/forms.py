@@ -292,6 +292,38 @@ class AssessmentForm(forms.Form):
             "other_evidence": [pk for pk in pks if pk not in linked],
         }
 
+    # What a draft keeps while the monitor records a missing source (issue 16, gap 4); the conflict
+    # confirmation is not kept: it answers what the page showed at submission time.
+    DRAFT_FIELDS = (
+        "implementation_status", "state_response", "basis", "assessed_on", "rationale", "evidence",
+        "other_evidence", "corrects", "seen", "acknowledged",
+    )  # fmt: skip
+    _MULTIPLE = ("evidence", "other_evidence")
+
+    @classmethod
+    def draft_from(cls, data) -> dict[str, list[str]]:
+        """The typed values of a posted form, as the session keeps them: text only, bounded (a draft is
+        never validated, so nothing in it is trusted; it only pre-fills the form again)."""
+        draft = {}
+        for name in cls.DRAFT_FIELDS:
+            values = [str(v)[: RATIONALE_MAX + 100] for v in data.getlist(name)[:OTHER_EVIDENCE_LISTED]]
+            if values:
+                draft[name] = values
+        return draft
+
+    @classmethod
+    def initial_from_draft(cls, draft: dict, recommendation: Recommendation, chosen=()) -> dict:
+        """The form's initial values from a kept draft plus sources chosen since (`chosen`, ids from
+        ?evidence=), split between the linked and the other evidence as `initial_evidence` does."""
+        initial = {
+            name: values[0]
+            for name, values in (draft or {}).items()
+            if name in cls.DRAFT_FIELDS and name not in cls._MULTIPLE and values
+        }
+        pks = [*(draft or {}).get("evidence", []), *(draft or {}).get("other_evidence", []), *chosen]
+        initial.update(cls.initial_evidence(recommendation, pks))
+        return initial
+
     @classmethod
     def initial_from(cls, assessment: Assessment, visible_evidence: list[Evidence]) -> dict:
         initial = {

@@ -36,6 +36,11 @@ REVIEW_QUEUE_LIMIT = 50
 @access.require_role(access.MONITOR)
 def assess(request: HttpRequest, viewer: access.Viewer, code: str) -> HttpResponse:
     recommendation = access.get_recommendation(code)
+    draft_key = _draft_key(recommendation)
+    if request.method == "POST" and "add_source" in request.POST:
+        # "Record it first": keep what she typed (unvalidated) and come back to it with the new source.
+        request.session[draft_key] = AssessmentForm.draft_from(request.POST)
+        return redirect(_add_evidence_url(recommendation, returns_here=True))
     if request.method == "POST":
         form = AssessmentForm(request.POST, recommendation=recommendation, viewer=viewer)
         if form.is_valid():
@@ -44,6 +49,7 @@ def assess(request: HttpRequest, viewer: access.Viewer, code: str) -> HttpRespon
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
+                request.session.pop(draft_key, None)
                 messages.success(
                     request,
                     _(
@@ -54,8 +60,11 @@ def assess(request: HttpRequest, viewer: access.Viewer, code: str) -> HttpRespon
                 )
                 return redirect(recommendation)
     else:
-        # ?evidence=<id> (repeatable) preselects sources, e.g. from an evidence page's "cite" link.
-        initial = AssessmentForm.initial_evidence(recommendation, request.GET.getlist("evidence"))
+        # ?evidence=<id> (repeatable) preselects sources, e.g. from an evidence page's "cite" link, or the
+        # source just recorded through "Record it first", added to the kept draft.
+        initial = AssessmentForm.initial_from_draft(
+            request.session.get(draft_key), recommendation, request.GET.getlist("evidence")
+        )
         form = AssessmentForm(recommendation=recommendation, viewer=viewer, initial=initial)
     return _render_assessment_form(request, "cases/workflow/assess.html", form, recommendation)
 
@@ -111,19 +120,28 @@ def _render_assessment_form(
     *,
     returns_here: bool = True,
 ) -> HttpResponse:
-    query = {"recommendation": recommendation.code}
-    if returns_here:
-        query["then"] = "assess"
     context = {
         "recommendation": recommendation,
         "form": form,
         "linked_evidence": list(form["evidence"]),
         "conflicts": form.conflicts,
-        "add_evidence_url": f"{reverse('cases:evidence-new')}?{urlencode(query)}",
+        "add_evidence_url": _add_evidence_url(recommendation, returns_here=returns_here),
         "returns_here": returns_here,
         **(extra or {}),
     }
     return render(request, template, context)
+
+
+def _draft_key(recommendation: Recommendation) -> str:
+    """The session key of the draft assessment of one recommendation (one draft per recommendation)."""
+    return f"assess-draft:{recommendation.code}"
+
+
+def _add_evidence_url(recommendation: Recommendation, *, returns_here: bool) -> str:
+    query = {"recommendation": recommendation.code}
+    if returns_here:
+        query["then"] = "assess"
+    return f"{reverse('cases:evidence-new')}?{urlencode(query)}"
 
 
 # --- Evidence ------------------------------------------------------------------------------------------

@@ -265,7 +265,9 @@ def test_assess_without_evidence_links_to_the_evidence_form(w):
     bare = make_recommendation(w.document, "XJ22-153-i", "153(i)")
     page = content(client_for(w.alice).get(reverse("cases:assess", args=[bare.code])))
     assert "No evidence yet" in page
-    assert f'href="/evidence/new/?recommendation={bare.code}&amp;then=assess"' in page
+    # "Add evidence first" submits the form's draft (kept in the session, see test_draft_kept.py), then
+    # goes to the evidence form.
+    assert 'form="assessment-form" name="add_source"' in page
     # Sources linked elsewhere stay available in the "other evidence" list, newest first.
     assert re.search(rf'<option value="{w.internal_ev.pk}">Witness statement 7', page)
     assert "Mallory" not in page
