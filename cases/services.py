@@ -422,8 +422,15 @@ def recorded_source(url: str) -> Evidence | None:
     exact = url.strip()
     near = Q(url=exact)
     for prefix in same_source_prefixes(url):
-        near |= Q(url=prefix) | Q(url=f"{prefix}/") | Q(url__startswith=f"{prefix}?") | Q(url__startswith=f"{prefix}/?")
-    candidates = Evidence.objects.filter(near).only("pk", "url", "confidentiality", "organisation_id", "excerpt")
+        near |= (
+            Q(url=prefix)
+            | Q(url=f"{prefix}/")
+            | Q(url__startswith=f"{prefix}?")
+            | Q(url__startswith=f"{prefix}/?")
+        )
+    candidates = Evidence.objects.filter(near).only(
+        "pk", "url", "confidentiality", "organisation_id", "excerpt"
+    )
     same = [e for e in candidates.order_by("pk") if e.url == exact or _canonical_or_none(e.url) == canonical]
     return next((e for e in same if e.url == exact), same[0] if same else None)
 
