@@ -242,20 +242,33 @@ def test_healthz_answers_503_within_two_seconds_when_the_database_stops_answerin
     assert "healthz database unavailable" in log
 
 
-@pytest.mark.django_db(transaction=True)
-def test_healthz_answers_503_within_two_seconds_when_sqlite_is_locked(client, settings):
-    """SQLite's version of a database that does not answer: another process holds an exclusive lock."""
+@pytest.mark.django_db
+def test_healthz_answers_503_within_two_seconds_when_sqlite_is_locked(client, monkeypatch, tmp_path):
+    """SQLite's version of a database that does not answer: another process holds an exclusive lock.
+
+    The probe is pointed at a database file of the test's own (with the site's SQLite options), so the lock
+    needs no other connection of the test run closed: the shared test database stays untouched."""
     from django.db import connection
+
+    from cases import health
 
     if connection.vendor != "sqlite":
         pytest.skip("SQLite only (the PostgreSQL case goes through the dropping proxy)")
+    locked_file = tmp_path / "locked.sqlite3"
+    real_probe_settings = health._probe_settings
+
+    def probe_settings(alias="default"):
+        settings_dict = real_probe_settings(alias)
+        settings_dict["NAME"] = str(locked_file)
+        return settings_dict
+
+    monkeypatch.setattr(health, "_probe_settings", probe_settings)
     response = client.get("/healthz")
     assert (response.status_code, response.content) == (200, b"ok")
-    connection.close()  # WAL's exclusive mode needs every other connection to the file closed
-    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, timeout=10)
+    holder = sqlite3.connect(locked_file, isolation_level=None, timeout=10)
     locked = False
     try:
-        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+        holder.execute("PRAGMA journal_mode=DELETE")
         holder.execute("BEGIN EXCLUSIVE")
         holder.execute("CREATE TABLE healthz_lock_holder (x)")
         locked = True

@@ -116,12 +116,12 @@ def make_plan(people: harness.People, runs: int) -> tuple[Plan, dict[str, int | 
 
     counts: dict[str, int | str] = {}
 
-    def count(name: str, client, path: str, method: str = "get"):
+    def count(name: str, client, path: str, method: str = "get", data: dict | None = None):
         result = None
         for _ in range(2):  # the second request: nothing left to warm up (a write or an export: once)
             try:
                 with CaptureQueriesContext(connection) as captured:
-                    response = getattr(client, method)(path)
+                    response = getattr(client, method)(path, data) if data else getattr(client, method)(path)
                     if response.streaming:
                         for _chunk in response.streaming_content:
                             pass
@@ -169,7 +169,10 @@ def make_plan(people: harness.People, runs: int) -> tuple[Plan, dict[str, int | 
     )
     publish_count = None
     if submitted:
-        count("publish", curator, f"/review/{submitted.pop()}/publish/", method="post")
+        # Publishing asks for the reviewer's confirmation tick (the review queue's "I have checked this").
+        count(
+            "publish", curator, f"/review/{submitted.pop()}/publish/", method="post", data={"confirm": "on"}
+        )
         publish_count = counts.get("publish")
     half = len(submitted) // 2
 
@@ -318,7 +321,7 @@ def publish_over_http(http: Http, people: harness.People, pks: list[int]) -> tup
                 "Cookie": f"{cookie}; csrftoken={csrf_cookie}",
                 "Content-Type": "application/x-www-form-urlencoded",
             },
-            urllib.parse.urlencode({"csrfmiddlewaretoken": token or ""}).encode(),
+            urllib.parse.urlencode({"csrfmiddlewaretoken": token or "", "confirm": "on"}).encode(),
         )
         times.append(response.seconds)
         if response.status != 302:

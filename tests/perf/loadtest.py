@@ -400,7 +400,12 @@ class Client(threading.Thread):
         pk = self.rng.choice(waiting[:4])  # the oldest few: curators meet on the same ones
         token = harness.csrf_from(queue)
         if self.rng.random() < 0.8:
-            kind, path, data = "publish", f"/review/{pk}/publish/", {"csrfmiddlewaretoken": token}
+            # Publishing asks for the reviewer's confirmation tick (the review queue's "I have checked this").
+            kind, path, data = (
+                "publish",
+                f"/review/{pk}/publish/",
+                {"csrfmiddlewaretoken": token, "confirm": "on"},
+            )
         else:
             comment = "Load test: cite the source's page number."
             kind, path, data = (
@@ -425,7 +430,9 @@ class Client(threading.Thread):
         if not own:
             return
         self.post(
-            "publish own", f"/review/{own[-1]}/publish/", {"csrfmiddlewaretoken": harness.csrf_from(queue)}
+            "publish own",
+            f"/review/{own[-1]}/publish/",
+            {"csrfmiddlewaretoken": harness.csrf_from(queue), "confirm": "on"},
         )
         after = self.get("review queue", "/review/")
         levels = [level for level, _m in MESSAGE.findall(after.body.decode("utf-8", "replace"))]
