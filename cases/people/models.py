@@ -196,12 +196,12 @@ class PersonStatusQuerySet(models.QuerySet):
         )
 
     def update(self, **kwargs):
-        if set(kwargs) - _MOVABLE and self.filter(review_state=ReviewState.PUBLISHED).exists():
+        if set(kwargs) - _MOVABLE and self.published().exists():
             raise PublishedStatusImmutable("Published status entries cannot be changed.")
         return super().update(**kwargs)
 
     def delete(self):
-        if self.filter(review_state=ReviewState.PUBLISHED).exists():
+        if self.published().exists():
             raise PublishedStatusImmutable("Published status entries cannot be deleted.")
         return super().delete()
 
@@ -280,12 +280,12 @@ class PersonStatus(TimeStamped):
         )
 
     def save(self, *args, **kwargs):
-        if self.pk and PersonStatus.objects.filter(pk=self.pk, review_state=ReviewState.PUBLISHED).exists():
+        if self.pk and PersonStatus.objects.published().filter(pk=self.pk).exists():
             raise PublishedStatusImmutable("Published status entries cannot be changed; submit a correction.")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        if self.pk and PersonStatus.objects.filter(pk=self.pk, review_state=ReviewState.PUBLISHED).exists():
+        if self.pk and PersonStatus.objects.published().filter(pk=self.pk).exists():
             raise PublishedStatusImmutable("Published status entries cannot be deleted.")
         return super().delete(*args, **kwargs)
 
