@@ -16,11 +16,10 @@ and refusal is in the audit trail (`backup.create`, `backup.restore`, `backup.re
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
@@ -97,27 +96,13 @@ def write_backup(
 
 
 def _record_created(using: str, kind: str, summary: Summary, include_sessions: bool) -> None:
-    """Audit the backup. On SQLite, under a busy writer, the first write after the dump's long read can be
-    refused at once ("database is locked" with no busy wait: the connection's WAL snapshot is stale), so the
-    row is written on a fresh connection and retried for a few seconds; the backup file itself is complete."""
-    connection = connections[using]
-    sqlite = connection.vendor == "sqlite" and not connection.in_atomic_block
-    for attempt in range(20):
-        if sqlite:
-            connection.close()
-        try:
-            record(
-                "backup.create",
-                format=kind,
-                bytes=summary.bytes,
-                rows=summary.rows if kind == "portable" else None,
-                sessions=include_sessions,
-            )
-            return
-        except OperationalError as exc:
-            if not sqlite or "locked" not in str(exc) or attempt == 19:
-                raise
-            time.sleep(0.25 * (attempt + 1))
+    record(
+        "backup.create",
+        format=kind,
+        bytes=summary.bytes,
+        rows=summary.rows if kind == "portable" else None,
+        sessions=include_sessions,
+    )
 
 
 def verify_backup(path: str | Path, *, using: str = DEFAULT_DB_ALIAS) -> Summary:
