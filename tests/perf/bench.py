@@ -10,7 +10,7 @@ interleaved with the page, so the ratio holds on any machine. The list pages are
 Django admin changelist with the same filter, and the CSV export against the `sqlite3` command-line shell
 exporting the same rows. Queries per page are counted in-process (the test Client against the same
 database). Standard library only. Environment: BENCH_RECOMMENDATIONS, BENCH_SEED, BENCH_RUNS,
-BENCH_EXPORT_RUNS, BENCH_DB, BENCH_DIR, BENCH_PORT. `bench.py --prepare` only creates the database (the
+BENCH_EXPORT_RUNS, BENCH_DB, BENCH_DIR, BENCH_PORT, BENCH_POSTGRES_URL (backup and restore timed on PostgreSQL too). `bench.py --prepare` only creates the database (the
 300,000-row one takes a while); `bench.py --explain` prints the plan of every query of the measured pages;
 `bench.py --backup` only times `manage.py backup` and `restore` (native and portable; also run at the end).
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 import subprocess
 import sys
 import threading
@@ -660,41 +661,57 @@ def explain(people: harness.People, out=sys.stdout) -> None:
 BACKUP_TARGET_SECONDS = 300
 
 
-def measure_backup(config: harness.Config, out=sys.stdout) -> list[str]:
-    """Time `manage.py backup` and `manage.py restore`, native and portable, each in its own process as an
-    operator runs them, on the bench database; each restore goes into a new, empty database file (the
-    portable one migrated first, not timed). Prints one line per step; returns the steps over the target."""
-    import os
+def _backup_env(config: harness.Config) -> dict[str, str]:
     import secrets
-    import sqlite3
 
     env = {**os.environ, **harness.server_env(config), "LOG_LEVEL": "WARNING"}
     env["BACKUP_KEY"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    return env
+
+
+def _manage(env: dict[str, str], url: str, *args: str) -> float:
+    """Run `manage.py args` on the database at `url` as an operator would; the seconds it took."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(harness.ROOT / "manage.py"), *args],
+        env={**env, "DATABASE_URL": url},
+        cwd=harness.ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return time.monotonic() - started
+
+
+COUNTED = ("cases_recommendation", "cases_assessment")
+
+
+def _sqlite_rows(database: Path) -> tuple[int, ...]:
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        return tuple(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED)  # noqa: S608
+
+
+def _backup_lines(lines: list[str], missed: list[str], steps, size: float, check: str) -> None:
+    for step, seconds in steps:
+        lines.append(f"  {step:<36} {seconds:8.1f} s   file {size:,.1f} MiB   {check}")
+        if seconds > BACKUP_TARGET_SECONDS:
+            missed.append(step)
+
+
+def measure_backup(config: harness.Config, out=sys.stdout) -> list[str]:
+    """Time `manage.py backup` and `manage.py restore`, native and portable, each in its own process as an
+    operator runs them, on the bench database; each restore goes into a new, empty database file (the
+    portable one migrated first, not timed). With BENCH_POSTGRES_URL set, the same on PostgreSQL (see
+    measure_backup_postgresql). Prints one line per step; returns the steps over the target."""
+    env = _backup_env(config)
     directory = config.db_path.parent / "backup"
     directory.mkdir(parents=True, exist_ok=True)
-
-    def manage(database: Path, *args: str) -> float:
-        started = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, str(harness.ROOT / "manage.py"), *args],
-            env={**env, "DATABASE_URL": f"sqlite:///{database}"},
-            cwd=harness.ROOT,
-            check=False,
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-        return time.monotonic() - started
-
-    def rows(database: Path) -> tuple[int, int]:
-        with sqlite3.connect(database) as db:
-            return tuple(
-                db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]  # noqa: S608
-                for t in ("cases_recommendation", "cases_assessment")
-            )
-
-    expected = rows(config.db_path)
+    source = f"sqlite:///{config.db_path}"
+    expected = _sqlite_rows(config.db_path)
     lines, missed = [], []
     for fmt in ("native", "portable"):
         path = directory / f"bench.{fmt}.backup"
@@ -702,28 +719,103 @@ def measure_backup(config: harness.Config, out=sys.stdout) -> list[str]:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
         log(f"backup ({fmt})")
-        backup_s = manage(config.db_path, "backup", str(path), "--format", fmt)
+        backup_s = _manage(env, source, "backup", str(path), "--format", fmt)
         if fmt == "portable":
-            manage(target, "migrate", "-v0")
+            _manage(env, f"sqlite:///{target}", "migrate", "-v0")
         log(f"restore ({fmt})")
-        restore_s = manage(target, "restore", str(path))
-        check = "rows match" if rows(target) == expected else f"ROWS DIFFER {rows(target)} != {expected}"
+        restore_s = _manage(env, f"sqlite:///{target}", "restore", str(path))
+        got = _sqlite_rows(target)
+        check = "rows match" if got == expected else f"ROWS DIFFER {got} != {expected}"
         size = path.stat().st_size / 2**20
-        for step, seconds in ((f"backup ({fmt})", backup_s), (f"restore ({fmt})", restore_s)):
-            lines.append(f"  {step:<22} {seconds:8.1f} s   file {size:,.1f} MiB   {check}")
-            if seconds > BACKUP_TARGET_SECONDS:
-                missed.append(step)
+        _backup_lines(
+            lines, missed, ((f"backup ({fmt})", backup_s), (f"restore ({fmt})", restore_s)), size, check
+        )
         path.unlink()
     print(
-        f"Backup and restore: {config.recommendations:,} recommendations, {expected[1]:,} assessments",
+        f"Backup and restore on SQLite: {config.recommendations:,} recommendations, {expected[1]:,} assessments",
         file=out,
     )
     print("\n".join(lines), file=out)
+    postgres = os.environ.get("BENCH_POSTGRES_URL", "")
+    if postgres:
+        missed += measure_backup_postgresql(config, postgres, env, expected, out=out)
     print(
         f"  target: each under {BACKUP_TARGET_SECONDS} s: "
         + ("met" if not missed else "missed: " + ", ".join(missed)),
         file=out,
     )
+    return missed
+
+
+def measure_backup_postgresql(
+    config, server_url: str, env: dict, expected: tuple, out=sys.stdout
+) -> list[str]:
+    """The same figures on PostgreSQL (BENCH_POSTGRES_URL=postgres://user@host:port/any-database names the
+    server; two scratch databases are created on it and dropped after). The bench data reaches PostgreSQL
+    the way an installation moves there: a portable backup of the SQLite database restored into a migrated
+    PostgreSQL database (timed too); then a native backup (pg_dump) restored into an empty database, and a
+    portable backup of the PostgreSQL one."""
+    import psycopg
+
+    parts = urllib.parse.urlsplit(server_url)
+    names = [f"bench_backup_{n}_{config.recommendations}" for n in ("a", "b")]
+
+    def url(name: str) -> str:
+        return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+    def admin(sql: str) -> None:
+        with psycopg.connect(url("postgres"), autocommit=True) as conn:
+            conn.execute(sql)
+
+    def rows(name: str) -> tuple[int, ...]:
+        with psycopg.connect(url(name)) as conn:
+            return tuple(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED)  # noqa: S608
+
+    directory = config.db_path.parent / "backup"
+    moved, native, portable = (directory / f"bench.pg-{n}.backup" for n in ("move", "native", "portable"))
+    lines, missed = [], []
+    try:
+        for name in names:
+            admin(f'DROP DATABASE IF EXISTS "{name}"')
+            admin(f'CREATE DATABASE "{name}"')
+        a, b = (url(n) for n in names)
+        log("portable backup of the SQLite database, to move it")
+        _manage(env, f"sqlite:///{config.db_path}", "backup", str(moved), "--format", "portable")
+        _manage(env, a, "migrate", "-v0")
+        log("restore (portable, into PostgreSQL)")
+        move_s = _manage(env, a, "restore", str(moved))
+        check = "rows match" if rows(names[0]) == expected else f"ROWS DIFFER {rows(names[0])} != {expected}"
+        _backup_lines(
+            lines, missed, (("restore (portable → PostgreSQL)", move_s),), moved.stat().st_size / 2**20, check
+        )
+        log("backup (native, pg_dump)")
+        backup_s = _manage(env, a, "backup", str(native))
+        log("restore (native, pg_restore into an empty database)")
+        restore_s = _manage(env, b, "restore", str(native))
+        check = "rows match" if rows(names[1]) == expected else f"ROWS DIFFER {rows(names[1])} != {expected}"
+        _backup_lines(
+            lines,
+            missed,
+            (("backup (native, PostgreSQL)", backup_s), ("restore (native, PostgreSQL)", restore_s)),
+            native.stat().st_size / 2**20,
+            check,
+        )
+        log("backup (portable, PostgreSQL)")
+        portable_s = _manage(env, a, "backup", str(portable), "--format", "portable")
+        _backup_lines(
+            lines,
+            missed,
+            (("backup (portable, PostgreSQL)", portable_s),),
+            portable.stat().st_size / 2**20,
+            "",
+        )
+    finally:
+        for path in (moved, native, portable):
+            path.unlink(missing_ok=True)
+        for name in names:
+            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(f"Backup and restore on PostgreSQL ({parts.hostname}), the same data:", file=out)
+    print("\n".join(lines), file=out)
     return missed
 
 
