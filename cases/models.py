@@ -49,6 +49,9 @@ class ReviewState(models.TextChoices):
     SUBMITTED = "submitted", _("Submitted")
     PUBLISHED = "published", _("Published")
     RETURNED = "returned", _("Returned")
+    # Taken back by its author before review (services.withdraw_assessment): kept, never public, never
+    # counted in a recommendation's status, out of the review queue.
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class Basis(models.TextChoices):
