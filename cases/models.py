@@ -446,6 +446,10 @@ class AssessmentQuerySet(models.QuerySet):
     def published(self) -> AssessmentQuerySet:
         return self.filter(review_state=ReviewState.PUBLISHED)
 
+    def standing(self) -> AssessmentQuerySet:
+        """On the record or on its way there: published, or submitted and awaiting review (not returned)."""
+        return self.filter(review_state__in=[ReviewState.SUBMITTED, ReviewState.PUBLISHED])
+
     def for_timeline(self) -> AssessmentQuerySet:
         """Newest first, with author, reviewer and the corrected assessment joined in one query."""
         # Unpublished rows (no publication time) first within a date, on SQLite and PostgreSQL alike.
@@ -544,6 +548,16 @@ class Assessment(TimeStamped):
             models.Index(fields=["author", "review_state"], name="cases_assessment_author"),
             # The dashboard's latest published.
             models.Index(fields=["review_state", "-published_at"], name="cases_assessment_recent"),
+            # The assessments browser (/assessments/, cases.browse_views) and its downloads: newest (or
+            # oldest) first, `assessed_on` from/to; each filter without an index of its own above leads one
+            # that then yields its rows already in date order, so a page is read without sorting them all.
+            # (recommendation, review state and author are served by the timeline, queue and author indexes.)
+            models.Index(fields=["-assessed_on", "-id"], name="cases_assessment_by_date"),
+            models.Index(fields=["basis", "-assessed_on", "-id"], name="cases_assessment_basis"),
+            models.Index(
+                fields=["implementation_status", "-assessed_on", "-id"], name="cases_assessment_impl_status"
+            ),
+            models.Index(fields=["state_response", "-assessed_on", "-id"], name="cases_assessment_response"),
         ]
 
     def __str__(self) -> str:

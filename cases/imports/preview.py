@@ -35,7 +35,6 @@ from cases.models import (
     Document,
     IssuingBody,
     Recommendation,
-    ReviewState,
     Theme,
     ThemeMapping,
 )
@@ -612,11 +611,9 @@ class _Matcher:
         have: set[tuple[int, str]] = set()
         for start in range(0, len(ids), 1000):
             have.update(
-                Assessment.objects.filter(
-                    recommendation_id__in=ids[start : start + 1000],
-                    basis=Basis.STATE_CLAIM,
-                    review_state__in=[ReviewState.SUBMITTED, ReviewState.PUBLISHED],
-                ).values_list("recommendation_id", "state_response")
+                Assessment.objects.standing()
+                .filter(recommendation_id__in=ids[start : start + 1000], basis=Basis.STATE_CLAIM)
+                .values_list("recommendation_id", "state_response")
             )
         for c in wanted:
             c.submit_response = (c.existing_id, c.response) not in have
