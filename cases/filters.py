@@ -11,12 +11,15 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import (
     Addressee,
+    Assessment,
+    Basis,
     Confidentiality,
     Document,
     Evidence,
     EvidenceKind,
     ImplementationStatus,
     Recommendation,
+    ReviewState,
     StateResponse,
     Theme,
 )
@@ -97,3 +100,126 @@ class EvidenceFilter(django_filters.FilterSet):
     class Meta:
         model = Evidence
         fields = ["kind", "confidentiality", "recommendation", "language", "q"]
+
+
+# --- Assessments: the API's list and export, and the web's assessments browser ----------------------------
+
+
+class DateRangeInputs(django_filters.widgets.DateRangeWidget):
+    """`<name>_after` and `<name>_before` as two date pickers, each with its own visible label. The form's
+    label (`for` the field's id) names the first; the second has only its own, so both are labelled."""
+
+    def __init__(self, attrs=None):
+        date = {"type": "date"}
+        super(django_filters.widgets.RangeWidget, self).__init__(
+            (forms.DateInput(attrs=date, format="%Y-%m-%d"), forms.DateInput(attrs=date, format="%Y-%m-%d")),
+            attrs,
+        )
+
+    def render(self, name, value, attrs=None, renderer=None):
+        context = self.get_context(name, value, attrs)["widget"]
+        base_id = (attrs or {}).get("id") or self.attrs.get("id") or ""
+        parts = []
+        for index, (label, sub) in enumerate(zip((_("from"), _("to")), context["subwidgets"], strict=True)):
+            sub_attrs = dict(sub["attrs"])
+            if base_id:
+                sub_attrs["id"] = base_id if index == 0 else f"{base_id}_{self.suffixes[index]}"
+            parts.append(
+                format_html(
+                    '<label class="date-range__part"><span class="date-range__label">{}</span> '
+                    '<input type="date" name="{}"{}{}></label>',
+                    label,
+                    sub["name"],
+                    format_html(' value="{}"', sub["value"]) if sub["value"] not in (None, "") else "",
+                    flatatt(sub_attrs),
+                )
+            )
+        return format_html(
+            '<span class="date-range">{}</span>', format_html_join("", "{}", ((p,) for p in parts))
+        )
+
+
+class AssessmentFilter(django_filters.FilterSet):
+    """What an assessment list is filtered by, in the API (cases.api.filters adds `updated_since`) and in the
+    assessments browser (AssessmentBrowserFilter adds author and review state)."""
+
+    recommendation = django_filters.CharFilter(
+        field_name="recommendation__code", max_length=50, label=_("Recommendation code")
+    )
+    document = django_filters.ModelChoiceFilter(
+        field_name="recommendation__document",
+        queryset=Document.objects.all(),
+        to_field_name="slug",
+        label=_("Document slug"),
+        widget=OnePassSelect,
+    )
+    implementation_status = django_filters.ChoiceFilter(
+        choices=ImplementationStatus.choices, label=_("Implementation status")
+    )
+    state_response = django_filters.ChoiceFilter(choices=StateResponse.choices, label=_("State response"))
+    # State claims apart from independent assessments and UN findings (DESIGN "Two status dimensions").
+    basis = django_filters.ChoiceFilter(choices=Basis.choices, label=_("Basis"))
+    assessed_on = django_filters.DateFromToRangeFilter(
+        label=_("Assessed on"),
+        help_text=_("assessed_on_after and assessed_on_before, inclusive dates (YYYY-MM-DD)."),
+        widget=DateRangeInputs,
+    )
+
+    class Meta:
+        model = Assessment
+        fields = [
+            "recommendation",
+            "document",
+            "implementation_status",
+            "state_response",
+            "basis",
+            "assessed_on",
+        ]
+
+
+class AuthorChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.get_full_name() or obj.get_username()
+
+
+def visible_authors(request):
+    """The authors of the assessments the requester may see (the author filter's choices): a name another
+    organisation has never published under is not offered, nor accepted."""
+    from django.contrib.auth import get_user_model
+
+    from . import access
+
+    viewer = access.viewer_for_user(getattr(request, "user", None))
+    authors = access.visible_assessments(viewer).order_by().values("author_id")
+    return get_user_model().objects.filter(pk__in=authors).order_by("username")
+
+
+class AuthorFilter(django_filters.ModelChoiceFilter):
+    field_class = AuthorChoiceField
+
+
+class AssessmentBrowserFilter(AssessmentFilter):
+    """The assessments browser (/assessments/) and its CSV and XLSX downloads. Applied to the assessments
+    the viewer may see (access.visible_assessments): it narrows them, never widens."""
+
+    author = AuthorFilter(
+        queryset=visible_authors, to_field_name="username", label=_("Author"), widget=OnePassSelect
+    )
+    review_state = django_filters.ChoiceFilter(choices=ReviewState.choices, label=_("Review state"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The API names the parameter's value (a slug); on the page it is a list of documents.
+        self.filters["document"].label = _("Document")
+
+    class Meta(AssessmentFilter.Meta):
+        fields = [
+            "recommendation",
+            "document",
+            "basis",
+            "implementation_status",
+            "state_response",
+            "review_state",
+            "author",
+            "assessed_on",
+        ]

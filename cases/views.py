@@ -20,7 +20,8 @@ from django.views.decorators.http import require_safe
 
 from . import access
 from .filters import EvidenceFilter, RecommendationFilter
-from .models import Assessment, ImplementationStatus, Recommendation, ReviewState, StateResponse
+from .models import Assessment, Evidence, ImplementationStatus, Recommendation, ReviewState, StateResponse
+from .services import status_changed_on
 
 PAGE_SIZE = 50
 LATEST_PUBLISHED = 10
@@ -100,6 +101,7 @@ def dashboard(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
     responses = _status_counts("state_response", StateResponse)
     latest = list(
         Assessment.objects.published()
+        .with_correction()
         .select_related("recommendation", "author")
         .order_by("-published_at", "-id")[:LATEST_PUBLISHED]
     )
@@ -127,22 +129,27 @@ def dashboard(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
     )
 
 
-@login_required
-@require_safe
-@access.require_role(access.MEMBER)
-def recommendation_list(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
-    filterset = RecommendationFilter(request.GET, queryset=Recommendation.objects.for_list())
+def filtered_recommendations(
+    request: HttpRequest, base: QuerySet
+) -> tuple[RecommendationFilter, bool, str, QuerySet]:
+    """The list's rows as the request filters and sorts them (the page and its CSV and XLSX downloads,
+    cases.exports): the filter set, whether it is valid, the sort key and the ordered rows."""
+    filterset = RecommendationFilter(request.GET, queryset=base)
     sort = request.GET.get("sort")
     if sort not in RECOMMENDATION_SORTS:
         sort = DEFAULT_RECOMMENDATION_SORT
     # An invalid filter shows its error and no rows: silently dropping it would present an unfiltered
     # list as if it were the filtered one.
     valid = filterset.is_valid()
-    queryset = (
-        filterset.qs.order_by(*RECOMMENDATION_SORTS[sort].ordering)
-        if valid
-        else Recommendation.objects.none()
-    )
+    queryset = filterset.qs.order_by(*RECOMMENDATION_SORTS[sort].ordering) if valid else base.none()
+    return filterset, valid, sort, queryset
+
+
+@login_required
+@require_safe
+@access.require_role(access.MEMBER)
+def recommendation_list(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
+    filterset, valid, sort, queryset = filtered_recommendations(request, Recommendation.objects.for_list())
     _prepare_filter_form(filterset.form)
     page = _paginate(request, queryset)
     return render(
@@ -170,7 +177,10 @@ def recommendation_detail(request: HttpRequest, viewer: access.Viewer, code: str
     # cited evidence of all rows in one prefetch.
     timeline = list(
         access.with_cited_evidence(
-            viewer, access.visible_assessments(viewer, recommendation.assessments.all()).for_timeline()
+            viewer,
+            access.visible_assessments(viewer, recommendation.assessments.all())
+            .for_timeline()
+            .with_correction(),
         )
     )
     by_pk = {assessment.pk: assessment for assessment in timeline}
@@ -192,17 +202,28 @@ def recommendation_detail(request: HttpRequest, viewer: access.Viewer, code: str
                 .order_by("-published_on", "title", "pk")
             ),
             "state_claim": recommendation.state_claim,
+            # From the assessments' own dates (never the time the status was computed, which is the day the
+            # data set was loaded): every published assessment is in the timeline.
+            "status_changed_on": status_changed_on(timeline),
         },
     )
+
+
+def filtered_evidence(
+    request: HttpRequest, viewer: access.Viewer, base: QuerySet
+) -> tuple[EvidenceFilter, bool, QuerySet]:
+    """The evidence the viewer may see as the request filters it, newest first (the page and its downloads)."""
+    filterset = EvidenceFilter(request.GET, queryset=access.visible_evidence(viewer, base))
+    valid = filterset.is_valid()
+    queryset = filterset.qs.order_by("-published_on", "title", "pk") if valid else filterset.queryset.none()
+    return filterset, valid, queryset
 
 
 @login_required
 @require_safe
 @access.require_role(access.MEMBER)
 def evidence_list(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
-    filterset = EvidenceFilter(request.GET, queryset=access.visible_evidence(viewer))
-    valid = filterset.is_valid()
-    queryset = filterset.qs.order_by("-published_on", "title", "pk") if valid else filterset.queryset.none()
+    filterset, valid, queryset = filtered_evidence(request, viewer, Evidence.objects.all())
     _prepare_filter_form(filterset.form)
     return render(
         request,
@@ -229,9 +250,9 @@ def evidence_detail(request: HttpRequest, viewer: access.Viewer, pk: int) -> Htt
         {
             "evidence": evidence,
             # Recommendations are not confidential; the evidence's visibility was checked above.
-            "recommendations": list(evidence.recommendations.select_related("document")),
+            "recommendations": list(evidence.recommendations.select_related("document").with_claim_status()),
             "assessments": list(
-                access.visible_assessments(viewer, evidence.assessments.all()).for_timeline()
+                access.visible_assessments(viewer, evidence.assessments.all()).for_timeline().with_correction()
             ),
             "held_by_viewer": evidence.organisation_id == viewer.organisation_id,
         },

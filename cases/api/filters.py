@@ -23,12 +23,9 @@ from cases import access
 from cases import filters as web_filters
 from cases.models import (
     Assessment,
-    Basis,
     Document,
     Evidence,
-    ImplementationStatus,
     IssuingBody,
-    StateResponse,
     Theme,
 )
 
@@ -158,37 +155,11 @@ class EvidenceFilter(ApiFilterSet, web_filters.EvidenceFilter):
         fields = [*web_filters.EvidenceFilter.Meta.fields, "updated_since"]
 
 
-class AssessmentFilter(ApiFilterSet):
-    recommendation = django_filters.CharFilter(
-        field_name="recommendation__code", max_length=50, label=_("Recommendation code")
-    )
-    document = django_filters.ModelChoiceFilter(
-        field_name="recommendation__document",
-        queryset=Document.objects.all(),
-        to_field_name="slug",
-        label=_("Document slug"),
-    )
-    implementation_status = django_filters.ChoiceFilter(
-        choices=ImplementationStatus.choices, label=_("Implementation status")
-    )
-    state_response = django_filters.ChoiceFilter(choices=StateResponse.choices, label=_("State response"))
-    basis = django_filters.ChoiceFilter(choices=Basis.choices, label=_("Basis"))
-    assessed_on = django_filters.DateFromToRangeFilter(
-        label=_("Assessed on"),
-        help_text=_("assessed_on_after and assessed_on_before, inclusive dates (YYYY-MM-DD)."),
-    )
-
-    class Meta:
-        model = Assessment
-        fields = [
-            "recommendation",
-            "document",
-            "implementation_status",
-            "state_response",
-            "basis",
-            "assessed_on",
-            "updated_since",
-        ]
+class AssessmentFilter(ApiFilterSet, web_filters.AssessmentFilter):
+    # The assessments browser's filters (cases.filters.AssessmentBrowserFilter) less author and review state:
+    # the export is published assessments only, and never names a person.
+    class Meta(web_filters.AssessmentFilter.Meta):
+        fields = [*web_filters.AssessmentFilter.Meta.fields, "updated_since"]
 
     def filter_updated_since(self, queryset, name, value):
         # The evidence list and the withheld count change when a cited source is edited or reclassified.
