@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from tracker.accounts import audit
 from tracker.accounts.roles import is_curator, is_monitor
+from tracker.notifications.models import unread_count as unread_notifications
 
 from .models import ApiKey, Assessment, Confidentiality, Evidence, Membership, Recommendation, ReviewState
 
@@ -87,12 +88,17 @@ def _load_membership(user) -> None:
     if "membership" in cache:
         return
     rows = list(
-        Membership.objects.filter(user_id=user.pk).annotate(_group_name=F("user__groups__name")).order_by()
+        Membership.objects.filter(user_id=user.pk)
+        .annotate(_group_name=F("user__groups__name"), _unread=unread_notifications("user_id"))
+        .order_by()
     )
     # Django's reverse one-to-one cache: the object, or None for "has none" (then DoesNotExist, no query).
     cache["membership"] = rows[0] if rows else None
     if rows and user.__dict__.get("_role_names") is None:
         user.__dict__["_role_names"] = {row._group_name for row in rows if row._group_name}
+    if rows:
+        # The navigation's count of unread notifications, in the same query (no extra query on any page).
+        user.__dict__["_unread_notifications"] = rows[0]._unread
 
 
 def viewer_for_key(key: ApiKey) -> Viewer:

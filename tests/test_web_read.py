@@ -838,8 +838,9 @@ def test_recommendation_page_query_count_is_constant(client, personas, django_as
     # session, user, membership with the user's groups joined (viewer and roles), organisation, the
     # recommendation (with document and State claim), the timeline (with authors, reviewers, corrected rows
     # and the withheld count), the visible cited evidence, the recommendation's visible evidence, its themes,
-    # the counts of the people linked to it (cases.people, one query).
-    response = get_within_budget(client, django_assert_num_queries, url, 9)
+    # the counts of the people linked to it (cases.people, one query), whether the viewer follows it
+    # (tracker.notifications' Follow button).
+    response = get_within_budget(client, django_assert_num_queries, url, 10)
     assert response.content.decode().count('class="timeline__item') == 1
     previous = None
     for n in range(9):
@@ -853,7 +854,7 @@ def test_recommendation_page_query_count_is_constant(client, personas, django_as
             assessed_on=datetime.date(2023, 1, 1 + n),
         )
     submit(p.rec, p.alice, [p.public_ev])
-    response = get_within_budget(client, django_assert_num_queries, url, 9)
+    response = get_within_budget(client, django_assert_num_queries, url, 10)
     assert response.content.decode().count('class="timeline__item') == (11 if viewer == "alice" else 10)
 
 

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "cases",
     "tracker.accounts",
+    "tracker.notifications",
 ]
 
 MIDDLEWARE = [
@@ -270,6 +271,10 @@ if os.environ.get("EMAIL_HOST"):
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tracker@localhost")
+# Links in notification e-mails, which the task worker sends outside any request, start with SITE_URL.
+SITE_URL = os.environ.get("SITE_URL", "").rstrip("/") or (
+    "http://127.0.0.1:8000" if DEBUG else f"https://{ALLOWED_HOSTS[0]}"
+)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 LANGUAGE_CODE = "en"

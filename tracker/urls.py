@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/", include("tracker.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/", include("cases.api.urls")),
+    path("notifications/", include("tracker.notifications.urls")),
     path("", include("cases.urls")),
 ]
 
