@@ -291,3 +291,49 @@ def test_backoff_doubles_and_the_database_backend_defers_the_retry(settings, tmp
         assert retry.args_kwargs["kwargs"] == {"attempt": 2}
         wait = retry.run_after - timezone.now()
         assert datetime.timedelta(seconds=40) < wait <= datetime.timedelta(seconds=45)
+
+
+# Notifications (tracker/notifications) on each backend: written and e-mailed by the worker, never in the
+# request; a delivery run twice sends once. tests/test_notifications.py covers the rest on the database.
+
+
+def _publish_for_notification(personas):
+    from cases import services
+    from tests.factories import submit
+
+    assessment = submit(personas.rec, personas.alice, [personas.public_ev])
+    services.publish_assessment(assessment, reviewer=personas.carol)
+    return assessment
+
+
+def test_a_publication_reaches_its_author_by_email_through_the_worker(backend, personas):
+    from django.core import mail
+
+    from tracker.notifications.models import Delivery, Kind, Notification
+
+    assessment = _publish_for_notification(personas)
+    assert not Notification.objects.exists() and mail.outbox == []  # nothing in the publishing "request"
+
+    assert run_tasks() == 2  # the fan-out, then the e-mail it enqueued
+
+    notification = Notification.objects.get()
+    assert (notification.recipient, notification.kind) == (personas.alice, Kind.PUBLISHED)
+    assert notification.assessment == assessment
+    assert notification.delivery == Delivery.SENT
+    [email] = mail.outbox
+    assert email.to == ["alice@example.org"] and "XJ22-151-i" in email.subject
+
+
+def test_a_notification_email_delivered_twice_is_sent_once(backend, personas):
+    from django.core import mail
+
+    from tracker.notifications.models import Notification
+    from tracker.notifications.tasks import deliver_email
+
+    _publish_for_notification(personas)
+    assert run_tasks() == 2
+    deliver_email.enqueue(Notification.objects.get().pk)  # a redelivery
+
+    assert run_tasks() == 1
+    assert len(mail.outbox) == 1
+    assert Notification.objects.get().attempts == 1
