@@ -169,8 +169,13 @@ def submit_assessment(
     rationale: str,
     evidence: Iterable[Evidence],
     corrects: Assessment | None = None,
+    checked: bool = False,
 ) -> Assessment:
-    """Record a new assessment, submitted for review. It changes nothing public until a curator publishes it."""
+    """Record a new assessment, submitted for review. It changes nothing public until a curator publishes it.
+
+    `checked`: the caller has already mapped every value to our vocabulary (the importer does, for each of
+    thousands of State responses); the per-row constraint queries are skipped, and the database's own check
+    constraints still refuse a bad row."""
     _check_transition("", ReviewState.SUBMITTED)
     evidence = _validate_assessment(
         recommendation, assessed_on=assessed_on, evidence=evidence, corrects=corrects
@@ -187,7 +192,11 @@ def submit_assessment(
         organisation=organisation_of(author),
         review_state=ReviewState.SUBMITTED,
     )
-    assessment.full_clean(exclude=["evidence"])
+    # The related objects are in hand, so their existence is not asked again (one query each).
+    assessment.full_clean(
+        exclude=["evidence", "recommendation", "author", "organisation", "corrects"],
+        validate_constraints=not checked,
+    )
     assessment.save()
     assessment.evidence.set(evidence)
     _record(assessment, "", ReviewState.SUBMITTED, author)

@@ -292,6 +292,7 @@ class _Writer:
             )
             % {"symbol": symbol, "file": self.preview.file_name, "row": c.rows[0]},
             evidence=[evidence],
+            checked=True,
         )
 
     def _evidence_for(self, symbol: str, document: Document) -> Evidence:
