@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -185,8 +185,14 @@ class Theme(TimeStamped):
 
 class RecommendationQuerySet(models.QuerySet):
     def for_list(self) -> RecommendationQuerySet:
-        """What a list row shows: the document's name and the themes, in a constant number of queries."""
-        return self.select_related("document").prefetch_related("themes")
+        """What a list row shows: the document's name, the themes and the State claim's status (the status
+        card), in a constant number of queries."""
+        return self.select_related("document").prefetch_related("themes").with_claim_status()
+
+    def with_claim_status(self) -> RecommendationQuerySet:
+        """`claim_status`: the implementation status the State's latest claim states (or None), joined in the
+        same query, for the status card (cases/templatetags/tracker_ui.status_card)."""
+        return self.annotate(claim_status=F("state_claim__implementation_status"))
 
 
 class Recommendation(TimeStamped):
@@ -449,6 +455,18 @@ class AssessmentQuerySet(models.QuerySet):
     def standing(self) -> AssessmentQuerySet:
         """On the record or on its way there: published, or submitted and awaiting review (not returned)."""
         return self.filter(review_state__in=[ReviewState.SUBMITTED, ReviewState.PUBLISHED])
+
+    def with_correction(self) -> AssessmentQuerySet:
+        """`correction_id`: the latest published assessment that corrects this one, or None. A corrected
+        assessment is shown struck through, linked to it, and counts nowhere (services.recompute_current_status
+        leaves it out). A correlated subquery in the same query: no query per row."""
+        corrections = (
+            Assessment.objects.published()
+            .filter(corrects=OuterRef("pk"))
+            .order_by("-published_at", "-id")
+            .values("pk")[:1]
+        )
+        return self.annotate(correction_id=Subquery(corrections))
 
     def for_timeline(self) -> AssessmentQuerySet:
         """Newest first, with author, reviewer and the corrected assessment joined in one query."""

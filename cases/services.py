@@ -595,6 +595,8 @@ def issue_api_key(
         raise ValidationError({"clearance": [_("A key's clearance is public or partners.")]})
     if expires_days is not None and expires_days <= 0:
         raise ValidationError({"expires_days": [_("Expiry must be a positive number of days.")]})
+    # When the status was last computed (the API's status_updated_at), not when it changed in the world:
+    # loading the data set computes every status today. Pages show status_changed_on instead.
     while True:
         prefix = secrets.token_hex(KEY_PREFIX_LENGTH // 2)
         if not ApiKey.objects.filter(prefix=prefix).exists():
@@ -607,6 +609,39 @@ def issue_api_key(
         hashed_key=hash_key(secret),
         clearance=clearance,
         expires_at=timezone.now() + datetime.timedelta(days=expires_days) if expires_days else None,
+def status_changed_on(assessments: Iterable[Assessment]) -> datetime.date | None:
+    """The date the recommendation's current status took its present values, from the assessments' own
+    dates (`assessed_on`), or None while nothing published gives it a status. Reads only: `assessments` are
+    the recommendation's (a page's timeline); unpublished ones and those named by a published correction are
+    left out, as in recompute_current_status. They are replayed in its order of "latest" (date spoken for,
+    then publication); the date is that of the last one that changed the implementation status, the State
+    response or the status the State claims. A later assessment that repeats the status changes nothing."""
+    published = [a for a in assessments if a.is_published]
+    corrected = {a.corrects_id for a in published if a.corrects_id}
+    current = sorted(
+        (a for a in published if a.pk not in corrected), key=lambda a: (a.assessed_on, a.published_at, a.pk)
+    )
+    facts: tuple[str, str, str | None] = (ImplementationStatus.NOT_ASSESSED, StateResponse.NO_RESPONSE, None)
+    changed_on = None
+    for assessment in current:
+        implementation, response, claim = facts
+        if assessment.basis in (Basis.INDEPENDENT, Basis.UN_FINDING):
+            implementation = assessment.implementation_status
+        if assessment.state_response != StateResponse.NO_RESPONSE:
+            response = assessment.state_response
+        if assessment.basis == Basis.STATE_CLAIM:
+            # A claim that states no implementation status is not shown (the status card omits it).
+            claim = (
+                None
+                if assessment.implementation_status == ImplementationStatus.NOT_ASSESSED
+                else assessment.implementation_status
+            )
+        if (implementation, response, claim) != facts:
+            facts = (implementation, response, claim)
+            changed_on = assessment.assessed_on
+    return changed_on
+
+
         created_by=created_by,
     )
     audit.record(

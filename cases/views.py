@@ -21,6 +21,7 @@ from django.views.decorators.http import require_safe
 from . import access
 from .filters import EvidenceFilter, RecommendationFilter
 from .models import Assessment, Evidence, ImplementationStatus, Recommendation, ReviewState, StateResponse
+from .services import status_changed_on
 
 PAGE_SIZE = 50
 LATEST_PUBLISHED = 10
@@ -100,6 +101,7 @@ def dashboard(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
     responses = _status_counts("state_response", StateResponse)
     latest = list(
         Assessment.objects.published()
+        .with_correction()
         .select_related("recommendation", "author")
         .order_by("-published_at", "-id")[:LATEST_PUBLISHED]
     )
@@ -175,7 +177,10 @@ def recommendation_detail(request: HttpRequest, viewer: access.Viewer, code: str
     # cited evidence of all rows in one prefetch.
     timeline = list(
         access.with_cited_evidence(
-            viewer, access.visible_assessments(viewer, recommendation.assessments.all()).for_timeline()
+            viewer,
+            access.visible_assessments(viewer, recommendation.assessments.all())
+            .for_timeline()
+            .with_correction(),
         )
     )
     by_pk = {assessment.pk: assessment for assessment in timeline}
@@ -197,6 +202,9 @@ def recommendation_detail(request: HttpRequest, viewer: access.Viewer, code: str
                 .order_by("-published_on", "title", "pk")
             ),
             "state_claim": recommendation.state_claim,
+            # From the assessments' own dates (never the time the status was computed, which is the day the
+            # data set was loaded): every published assessment is in the timeline.
+            "status_changed_on": status_changed_on(timeline),
         },
     )
 
@@ -242,9 +250,9 @@ def evidence_detail(request: HttpRequest, viewer: access.Viewer, pk: int) -> Htt
         {
             "evidence": evidence,
             # Recommendations are not confidential; the evidence's visibility was checked above.
-            "recommendations": list(evidence.recommendations.select_related("document")),
+            "recommendations": list(evidence.recommendations.select_related("document").with_claim_status()),
             "assessments": list(
-                access.visible_assessments(viewer, evidence.assessments.all()).for_timeline()
+                access.visible_assessments(viewer, evidence.assessments.all()).for_timeline().with_correction()
             ),
             "held_by_viewer": evidence.organisation_id == viewer.organisation_id,
         },

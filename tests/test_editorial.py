@@ -175,7 +175,8 @@ def test_recommendation_page_shows_every_date_as_iso_inside_time(personas):
     assert '<time datetime="2022-08-31">2022-08-31</time>' in html  # the document's issue
     assert '<time datetime="2022-09-01">2022-09-01</time>' in html  # what the assessment speaks for
     assert f'published <time datetime="{published}">{published}</time> after review by carol' in html
-    assert f'Status last changed on <time datetime="{published}">{published}</time>' in html
+    # The date the status changed is the date the assessment speaks for, not its publication (gap 2).
+    assert 'Status last changed on <time datetime="2022-09-01">2022-09-01</time>' in html
     # No US-style month abbreviations ("Sept. 1, 2022") anywhere on the page.
     assert not re.search(r"\b(Jan|Feb|Mar|Apr|May|June|July|Aug|Sept|Oct|Nov|Dec)\.? \d{1,2}, \d{4}", html)
     # Every <time> carries a machine-readable value equal to what it shows, or the date part of it.

@@ -493,13 +493,15 @@ def test_list_shows_status_badges_and_result_count(client, catalogue):
     client.force_login(catalogue.alice)
     response = client.get("/recommendations/")
     html = response.content.decode()
+    # The status card (tests/test_status_card.py): each value with its visible label.
     assert (
-        '<span class="badge badge--partially_implemented">'
-        '<span class="visually-hidden">Implementation status: </span>Partially implemented</span>' in html
+        '<dt class="status-card__label">Implementation</dt>\n'
+        '<dd class="status-card__value"><span class="badge badge--partially_implemented">Partially implemented'
+        in html
     )
     assert (
-        '<span class="badge badge--noted"><span class="visually-hidden">State response: </span>Noted</span>'
-        in html
+        '<dt class="status-card__label">State response</dt>\n'
+        '<dd class="status-card__value"><span class="badge badge--noted">Noted</span>' in html
     )
     assert '<span class="badge badge--rejected">' in html
     assert "1\N{EN DASH}3 of 3 recommendations" in text_of(response, "result-count")
@@ -656,10 +658,7 @@ def test_recommendation_page_shows_text_document_themes_and_status_facts(client,
     status = text
     assert "Implementation Not implemented" in status
     assert "State response Rejected" in status
-    assert (
-        "The State\N{RIGHT SINGLE QUOTATION MARK}s latest claim Fully implemented Claimed as of 2024-01-15"
-        in status
-    )
+    assert "State claim Fully implemented Claimed as of 2024-01-15" in status
     html = response.content.decode()
     assert 'href="/recommendations/?theme=arbitrary-detention"' in html
     assert 'href="/recommendations/XJ22-151-i/assess/"' in html
@@ -670,7 +669,9 @@ def test_recommendation_without_claim_or_assessments(client, personas):
     client.force_login(personas.alice)
     response = client.get("/recommendations/XJ22-152-i/")
     text = page_text(response)
-    assert "No claim recorded" in text
+    # No claim: nothing about a claim at all (issue 16, gap 3).
+    assert "Claimed as of" not in text and "latest claim" not in text
+    assert "State claim Not assessed" not in text and "No claim recorded" not in text
     assert "No assessment has been published for this recommendation yet." in text
     assert "No evidence is linked to this recommendation yet." in text
 

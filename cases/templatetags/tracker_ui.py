@@ -62,6 +62,111 @@ def isodate(value, precision: str = "date") -> SafeString | str:
     return format_html('<time datetime="{}">{}</time>', value.isoformat(), value.isoformat())
 
 
+@dataclass(frozen=True)
+class StatusItem:
+    kind: str  # "implementation", "response" or "claim": the item's class and what the legend explains
+    label: str  # shown before the badge
+    value: str  # the machine name: picks the colour
+    text: str  # the value's label
+
+
+def _status_items(obj) -> tuple[list[StatusItem], object | None]:
+    """What a status card shows for a recommendation or an assessment, and the State claim it cites.
+
+    A recommendation: its implementation status always; its State response when addressed to the State (or
+    when it has one); the State's latest claim when that claims an implementation status. An assessment:
+    what it says and only that — a finding's implementation status, a State claim's claimed status, a State
+    response other than "no response"; "not assessed" only when it says nothing else."""
+    from cases.models import (
+        Addressee,
+        Assessment,
+        Basis,
+        ImplementationStatus,
+        Recommendation,
+        StateResponse,
+    )
+
+    impl_labels = dict(ImplementationStatus.choices)
+    response_labels = dict(StateResponse.choices)
+    items: list[StatusItem] = []
+    claim = None
+    if isinstance(obj, Recommendation):
+        items.append(
+            StatusItem(
+                "implementation",
+                _("Implementation"),
+                obj.implementation_status,
+                impl_labels.get(obj.implementation_status, obj.implementation_status),
+            )
+        )
+        if obj.addressee == Addressee.STATE or obj.state_response != StateResponse.NO_RESPONSE:
+            items.append(
+                StatusItem(
+                    "response", _("State response"), obj.state_response, response_labels[obj.state_response]
+                )
+            )
+        claimed = _claim_status(obj)
+        if claimed and claimed != ImplementationStatus.NOT_ASSESSED:
+            items.append(StatusItem("claim", _("State claim"), claimed, impl_labels[claimed]))
+            claim = obj.state_claim if Recommendation.state_claim.is_cached(obj) else None
+        return items, claim
+    if isinstance(obj, Assessment):
+        status = obj.implementation_status
+        if status != ImplementationStatus.NOT_ASSESSED:
+            if obj.basis == Basis.STATE_CLAIM:
+                items.append(StatusItem("claim", _("State claim"), status, impl_labels[status]))
+            else:
+                items.append(StatusItem("implementation", _("Implementation"), status, impl_labels[status]))
+        if obj.state_response != StateResponse.NO_RESPONSE:
+            items.append(
+                StatusItem(
+                    "response", _("State response"), obj.state_response, response_labels[obj.state_response]
+                )
+            )
+        if not items:
+            kind, label = (
+                ("claim", _("State claim"))
+                if obj.basis == Basis.STATE_CLAIM
+                else ("implementation", _("Implementation"))
+            )
+            items.append(StatusItem(kind, label, status, impl_labels[status]))
+        return items, None
+    raise TypeError(f"no status card for {type(obj).__name__}")
+
+
+def _claim_status(recommendation) -> str | None:
+    """The implementation status the State's latest claim states, without a query: from the list's
+    `claim_status` annotation (RecommendationQuerySet.with_claim_status) or the joined claim. A page that
+    provides neither has a query budget that catches it."""
+    if recommendation.state_claim_id is None:
+        return None
+    annotated = getattr(recommendation, "claim_status", None)
+    if annotated is not None:
+        return annotated
+    return recommendation.state_claim.implementation_status
+
+
+@register.inclusion_tag("cases/_status_card.html")
+def status_card(obj, detail: bool = False):
+    """`{% status_card recommendation %}` or `{% status_card assessment %}`: the one status card, each
+    value with its visible label. `detail` adds the recommendation page's notes (where a value comes from,
+    the claim's date and link)."""
+    items, claim = _status_items(obj)
+    return {"items": items, "detail": detail, "claim": claim}
+
+
+@register.inclusion_tag("cases/_status_legend.html")
+def status_legend():
+    """The legend of the status card's colours: every implementation status and State response."""
+    from cases.models import ImplementationStatus, StateResponse
+
+    return {
+        "implementation": ImplementationStatus.choices,
+        "responses": StateResponse.choices,
+        "example_claim": ImplementationStatus.PARTIALLY_IMPLEMENTED.label,
+    }
+
+
 @register.inclusion_tag("cases/_status_badge.html")
 def badge(obj, field: str, prefix: str = ""):
     """`{% badge recommendation "implementation_status" %}`: a choice field's badge, coloured by value."""
