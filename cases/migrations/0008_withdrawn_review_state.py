@@ -20,7 +20,7 @@ _frozen = importlib.import_module("cases.migrations.0004_cited_evidence_is_froze
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0006_people"),
+        ("cases", "0007_assessment_browser_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
