@@ -12,7 +12,8 @@ exporting the same rows. Queries per page are counted in-process (the test Clien
 database). Standard library only. Environment: BENCH_RECOMMENDATIONS, BENCH_SEED, BENCH_RUNS,
 BENCH_EXPORT_RUNS, BENCH_DB, BENCH_DIR, BENCH_PORT, BENCH_POSTGRES_URL (backup and restore timed on PostgreSQL too). `bench.py --prepare` only creates the database (the
 300,000-row one takes a while); `bench.py --explain` prints the plan of every query of the measured pages;
-`bench.py --backup` only times `manage.py backup` and `restore` (native and portable; also run at the end).
+`bench.py --backup` only times `manage.py backup` and `restore` (native and portable; also run at the end);
+`bench.py --import` only the import figures (tests/perf/import_bench.py; also run at the end).
 """
 
 from __future__ import annotations
@@ -832,6 +833,11 @@ def main() -> int:
         harness.setup_django(harness.server_env(config))
         harness.ensure_database(config)
         return 1 if measure_backup(config) else 0
+    if "--import" in sys.argv:
+        # Only the import figures (issue 10): BENCH_IMPORT_RECORDS, BENCH_IMPORT_XLSX_ROWS.
+        from tests.perf.import_bench import measure_import
+
+        return 1 if measure_import(config) else 0
     if "--prepare" in sys.argv:
         # Only create the database (e.g. the 300,000-row one, ahead of time).
         harness.setup_django(harness.server_env(config))
@@ -842,6 +848,10 @@ def main() -> int:
     report(config, runs, figures, plan, info)
     print()
     measure_backup(config)
+    print()
+    from tests.perf.import_bench import measure_import
+
+    measure_import(config)
     log(f"done in {time.monotonic() - started:.0f}s")
     failed = [f.name for f in figures if f.status]
     if failed:
