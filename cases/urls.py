@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views, workflow_views
+from . import browse_views, exports, views, workflow_views
 
 app_name = "cases"
 
@@ -9,8 +9,28 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("recommendations/", views.recommendation_list, name="recommendation-list"),
     path("recommendations/<slug:code>/", views.recommendation_detail, name="recommendation"),
+    path(
+        "recommendations/<slug:code>/dossier/",
+        browse_views.recommendation_dossier,
+        name="recommendation-dossier",
+    ),
     path("evidence/", views.evidence_list, name="evidence-list"),
     path("evidence/<int:pk>/", views.evidence_detail, name="evidence"),
+    # Browsing and downloads (browse_views.py, exports.py); `<fmt>` is csv or xlsx.
+    path("assessments/", browse_views.assessment_list, name="assessment-list"),
+    path(
+        "recommendations/export.<str:fmt>",
+        exports.download,
+        {"resource": "recommendations"},
+        name="recommendation-export",
+    ),
+    path(
+        "assessments/export.<str:fmt>",
+        exports.download,
+        {"resource": "assessments"},
+        name="assessment-export",
+    ),
+    path("evidence/export.<str:fmt>", exports.download, {"resource": "evidence"}, name="evidence-export"),
     # Writing and review (workflow_views.py)
     path("recommendations/<slug:code>/assess/", workflow_views.assess, name="assess"),
     path("evidence/new/", workflow_views.evidence_new, name="evidence-new"),

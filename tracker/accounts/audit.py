@@ -57,6 +57,8 @@ EVENTS: dict[str, int] = {
     "access.refused": logging.INFO,
     "evidence.read_internal": logging.INFO,
     "evidence.refused": logging.INFO,
+    # A list downloaded from the web pages (cases.exports): it may hold unpublished work and internal sources.
+    "export.download": logging.INFO,
     # Editorial work
     "evidence.add": logging.INFO,
     "evidence.change": logging.INFO,
