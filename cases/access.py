@@ -9,7 +9,8 @@ never after the fact, so nothing confidential is ever loaded for someone who may
 - Evidence: `evidence_q`/`visible_evidence`/`can_see_evidence`/`get_evidence_for`.
 - Assessments: `visible_assessments`; `Assessment.objects.published()` is the only spelling of "published";
   `with_cited_evidence` is how every page, endpoint and admin screen shows what an assessment cites;
-  `review_queue` and `open_work` are the curators' and the authors' lists.
+  `review_queue` and `open_work` are the curators' and the authors' lists; `may_change_submission` and
+  `awaits_review` decide who may edit or withdraw a submission, and when.
 """
 
 from __future__ import annotations
@@ -337,6 +338,43 @@ def get_assessment_for_review(viewer: Viewer, pk: int) -> Assessment:
     if not viewer.is_curator:
         raise Http404
     return _get_member_assessment(viewer, pk)
+
+
+def may_change_submission(viewer: Viewer, assessment: Assessment) -> bool:
+    """May the viewer edit or withdraw this assessment? Its author only, while she records for the
+    organisation that holds it (a monitor or a curator of it); nobody else, whatever their role: a curator's
+    part is to review it, another monitor's to write her own. Whether it still waits for review is
+    `awaits_review`'s question."""
+    return (
+        has_role(viewer, MONITOR)
+        and assessment.organisation_id == viewer.organisation_id
+        and assessment.author_id == getattr(viewer.user, "pk", None)
+    )
+
+
+def awaits_review(assessment: Assessment) -> bool:
+    """Submitted and not yet reviewed or withdrawn: only then may its author still edit or withdraw it."""
+    return assessment.review_state == ReviewState.SUBMITTED
+
+
+def get_own_submission(viewer: Viewer, pk: int) -> Assessment:
+    """An assessment the viewer may edit or withdraw (`may_change_submission`), with what it cites
+    (`with_cited_evidence`), in any review state (the page says why a reviewed one can no longer change).
+    404 where the viewer may not know it exists (another organisation's); 403 for one she may see but not
+    change (a colleague's, published or not)."""
+    assessment = _get_member_assessment(viewer, pk, with_cited_evidence(viewer))
+    if not may_change_submission(viewer, assessment):
+        raise PermissionDenied(_("Only its author can edit or withdraw an assessment."))
+    return assessment
+
+
+def assessments_for_review(viewer: Viewer, pks) -> QuerySet:
+    """The assessments among `pks` a curator may act on, for a bulk review: her own organisation's, in any
+    review state (the workflow refuses those no longer waiting and says who acted first); none for anyone
+    who is not a curator. Ids of other organisations' assessments simply find nothing."""
+    if not viewer.is_curator:
+        return Assessment.objects.none()
+    return Assessment.objects.filter(organisation_id=viewer.organisation_id, pk__in=list(pks))
 
 
 def get_own_assessment(viewer: Viewer, pk: int) -> Assessment:

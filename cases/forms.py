@@ -594,6 +594,31 @@ class EvidenceForm(forms.Form):
 # --- Review --------------------------------------------------------------------------------------------
 
 
+class VersionField(forms.CharField):
+    """The `updated_at` of the assessment a page showed, carried in a hidden input, so that a service acting
+    on it can refuse a version the person did not see (services `seen_version`). Empty: None (no check). A
+    value that is no timestamp never matches, so the action is refused as if the assessment had changed."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return value.isoformat() if isinstance(value, datetime.datetime) else value
+
+    def clean(self, value) -> datetime.datetime | None:
+        return version_from(super().clean(value))
+
+
+def version_from(value: str | None) -> datetime.datetime | None:
+    """A posted version (see VersionField): None when empty, a timestamp nothing matches when garbled."""
+    if not value:
+        return None
+    return _parse_marker(value) or datetime.datetime.min.replace(tzinfo=datetime.UTC)
+
+
 class ReviewForm(forms.Form):
     """A review's one form: the comment box serves both Publish and Return (a note typed before pressing
     Publish is kept on the transition, never lost), and Publish needs its confirmation box ticked, which
@@ -612,6 +637,8 @@ class ReviewForm(forms.Form):
         label=_("I have checked this assessment: publish it"),
         required=False,
     )
+    # The version the queue showed (services.publish_assessment's `seen_version`).
+    version = VersionField()
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
@@ -633,3 +660,131 @@ class ReturnForm(ReviewForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": _("Say what the author should change.")},
     )
+
+
+# --- Bulk review, and the author's own submission --------------------------------------------------------
+
+# How many assessments one bulk review may act on: the queue's page (workflow_views.REVIEW_QUEUE_LIMIT).
+BULK_REVIEW_MAX = 50
+
+
+class IdListField(forms.Field):
+    """A list of distinct object ids (posted as repeated values; the template renders them as checkboxes).
+    Which of them the user may act on is access.py's question, asked by the view."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {
+        "required": _("Tick at least one assessment."),
+        "invalid": _("One of the chosen assessments is not available to you. Choose again."),
+        "too_many": _("Choose at most %(limit)d assessments at once."),
+    }
+
+    def __init__(self, *, max_items: int, **kwargs) -> None:
+        self.max_items = max_items
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> list[int]:
+        if not value:
+            return []
+        if isinstance(value, (str, int)):
+            value = [value]
+        ids: list[int] = []
+        for item in value:
+            try:
+                number = int(str(item).strip())
+            except ValueError:
+                raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+            if not 0 < number <= MAX_ID:
+                raise ValidationError(self.error_messages["invalid"], code="invalid")
+            if number not in ids:
+                ids.append(number)
+        return ids
+
+    def validate(self, value: list[int]) -> None:
+        super().validate(value)
+        if len(value) > self.max_items:
+            raise ValidationError(
+                self.error_messages["too_many"], code="too_many", params={"limit": self.max_items}
+            )
+
+
+class BulkReviewForm(ReviewForm):
+    """Publish or return several assessments of the queue at once, with one comment. One item's rules
+    apply to all: Publish needs the confirmation, Return the comment. It works without JavaScript: each
+    item's checkbox (`items`) and version (`version-<id>`) belong to this form through the HTML `form`
+    attribute, and the two submit buttons send `action`."""
+
+    items = IdListField(max_items=BULK_REVIEW_MAX)
+    action = forms.ChoiceField(
+        choices=[("publish", _("Publish")), ("return", _("Return"))],
+        widget=forms.HiddenInput,
+        error_messages={"required": _("Choose Publish or Return.")},
+    )
+    comment = MultilineField(
+        label=_("Comment for every selected assessment"),
+        help_text=_(
+            "Required to return them: say what the authors should change. Optional when publishing; kept in "
+            "each assessment's history."
+        ),
+        max_length=COMMENT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    confirm = forms.BooleanField(
+        label=_("I have checked every selected assessment: publish them"), required=False
+    )
+    version = None  # one per item instead, `version-<id>`
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        action = cleaned.get("action")
+        if action == "publish" and not cleaned.get("confirm"):
+            self.add_error(
+                "confirm",
+                ValidationError(
+                    _("Tick “I have checked every selected assessment” to publish them."), code="required"
+                ),
+            )
+        if action == "return" and "comment" in cleaned and not cleaned["comment"].strip():
+            self.add_error(
+                "comment", ValidationError(_("Say what the authors should change."), code="required")
+            )
+        versions = {pk: version_from(self.data.get(f"version-{pk}")) for pk in cleaned.get("items") or []}
+        cleaned["versions"] = {pk: version for pk, version in versions.items() if version is not None}
+        return cleaned
+
+    def selected(self) -> set[int]:
+        """The ids ticked in the submitted data (valid or not), to tick them again on a re-rendered queue."""
+        try:
+            return set(self.fields["items"].to_python(self.data.getlist(self.add_prefix("items"))))
+        except (ValidationError, AttributeError):
+            return set()
+
+
+class EditAssessmentForm(AssessmentForm):
+    """The author's own submitted assessment, edited before anyone reviews it: the assessment form, its
+    conflict check included, plus the version it was opened on (services.edit_submission's
+    `seen_version`)."""
+
+    version = VersionField()
+
+    def acknowledge_version(self, version: datetime.datetime) -> None:
+        """After a refusal because the submission changed elsewhere: carry the version now stored, so that
+        submitting again (having been told) replaces it. Everything typed is kept."""
+        data = self.data.copy()
+        data[self.add_prefix("version")] = version.isoformat()
+        self.data = data
+
+
+class WithdrawForm(forms.Form):
+    reason = MultilineField(
+        label=_("Why are you withdrawing it?"),
+        help_text=_("Kept in the assessment's history, which only your organisation sees."),
+        max_length=COMMENT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)

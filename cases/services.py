@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -54,6 +55,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (ReviewState.SUBMITTED, ReviewState.PUBLISHED): "publish",
     (ReviewState.SUBMITTED, ReviewState.RETURNED): "return",
     (ReviewState.RETURNED, ReviewState.SUBMITTED): "resubmit",
+    # The author takes her submission back before anyone reviewed it (the row stays, with its history).
+    (ReviewState.SUBMITTED, ReviewState.WITHDRAWN): "withdraw",
 }
 
 
@@ -229,14 +232,42 @@ def _lock(assessment: Assessment) -> Assessment:
     return Assessment.objects.select_for_update().select_related("recommendation").get(pk=assessment.pk)
 
 
+class ChangedSinceSeen(TransitionError):
+    """The assessment changed after the acting person's page showed it (its author edited it)."""
+
+
+def _check_unchanged(current: Assessment, seen_version: datetime.datetime | None, message: str) -> None:
+    """Refuse to act on a version of the assessment other than the one the page showed. `seen_version` is
+    the `updated_at` the page carried (None: no check, for callers without a page); it is compared under
+    the row lock, so an edit that commits first is always noticed."""
+    if seen_version is not None and current.updated_at != seen_version:
+        raise ChangedSinceSeen(message, code="changed")
+
+
+def _changed_under_review() -> str:
+    return _(
+        "Its author changed this assessment after your page showed it. Read the new version in the queue, "
+        "then publish or return it."
+    )
+
+
 @transaction.atomic
-def publish_assessment(assessment: Assessment, *, reviewer: User, comment: str = "") -> Assessment:
+def publish_assessment(
+    assessment: Assessment,
+    *,
+    reviewer: User,
+    comment: str = "",
+    seen_version: datetime.datetime | None = None,
+) -> Assessment:
     """Publish a submitted assessment. Only a curator other than its author may; the recommendation's current
-    status is recomputed in the same transaction. The reviewer's optional note is kept on the transition."""
+    status is recomputed in the same transaction. The reviewer's optional note is kept on the transition.
+    With `seen_version` (the `updated_at` her page showed), a submission its author edited since is refused:
+    nobody publishes words she has not read."""
     comment = (comment or "").strip()
     current = _lock(assessment)
     _check_transition(current.review_state, ReviewState.PUBLISHED)
     _check_reviewer(current, reviewer)
+    _check_unchanged(current, seen_version, _changed_under_review())
     now = timezone.now()
     current.review_state = ReviewState.PUBLISHED
     current.reviewer = reviewer
@@ -257,14 +288,22 @@ def publish_assessment(assessment: Assessment, *, reviewer: User, comment: str =
 
 
 @transaction.atomic
-def return_assessment(assessment: Assessment, *, reviewer: User, comment: str) -> Assessment:
-    """Send a submitted assessment back to its author with a comment saying what to change."""
+def return_assessment(
+    assessment: Assessment,
+    *,
+    reviewer: User,
+    comment: str,
+    seen_version: datetime.datetime | None = None,
+) -> Assessment:
+    """Send a submitted assessment back to its author with a comment saying what to change (`seen_version`:
+    as in publish_assessment)."""
     comment = (comment or "").strip()
     if not comment:
         raise ValidationError({"comment": [_("Say what the author should change.")]})
     current = _lock(assessment)
     _check_transition(current.review_state, ReviewState.RETURNED)
     _check_reviewer(current, reviewer)
+    _check_unchanged(current, seen_version, _changed_under_review())
     current.review_state = ReviewState.RETURNED
     current.reviewer = reviewer
     current.review_comment = comment
@@ -312,6 +351,191 @@ def resubmit_assessment(assessment: Assessment, *, author: User, **changes) -> A
     )
     _refresh(assessment, current)
     return current
+
+
+# --- The author's own submission, until it is reviewed ------------------------------------------------
+
+# What an author may change in her submission: what she typed in the form (the same as a resubmission).
+_EDITABLE_FIELDS = {
+    "implementation_status", "state_response", "basis", "assessed_on", "rationale", "corrects"
+}  # fmt: skip
+
+
+def closed_submission_message(assessment: Assessment) -> str:
+    """Why an author can no longer edit or withdraw this assessment (it was reviewed or withdrawn)."""
+    if assessment.review_state == ReviewState.PUBLISHED:
+        return _(
+            "This assessment was already published, so it can no longer be edited or withdrawn. To change "
+            "the record, submit an assessment that corrects it."
+        )
+    if assessment.review_state == ReviewState.RETURNED:
+        return _(
+            "A curator already returned this assessment to you with a comment: revise and resubmit it "
+            "instead."
+        )
+    if assessment.review_state == ReviewState.WITHDRAWN:
+        return _("This assessment was already withdrawn.")
+    return _("This assessment is no longer waiting for review.")
+
+
+def _check_author_may_change(current: Assessment, author: User) -> None:
+    """Who (access.may_change_submission: its author, in its organisation), then when (access.awaits_review:
+    not yet reviewed or withdrawn). Asked of the row read under the lock."""
+    from . import access
+
+    if not access.may_change_submission(access.viewer_for_user(author), current):
+        raise PermissionDenied(_("Only its author can edit or withdraw an assessment."))
+    if not access.awaits_review(current):
+        raise TransitionError(closed_submission_message(current), code="invalid_transition")
+
+
+@transaction.atomic
+def edit_submission(
+    assessment: Assessment,
+    *,
+    author: User,
+    seen_version: datetime.datetime | None = None,
+    **changes,
+) -> list[str]:
+    """The author changes her submitted assessment while it waits for review; returns the names of the fields
+    that changed (none: nothing is written). The fields and checks are a resubmission's; it keeps its place
+    in the review queue and its state.
+
+    Refused for anyone but its author (PermissionDenied) and once it was reviewed or withdrawn
+    (TransitionError, code "invalid_transition"). With `seen_version` (the `updated_at` her form was opened
+    on), refused too if it changed since (ChangedSinceSeen, code "changed": saved from another window), so
+    one window never silently overwrites another. A curator whose page still shows the old version is in
+    turn refused on publishing it (publish_assessment's `seen_version`).
+    """
+    current = _lock(assessment)
+    _check_author_may_change(current, author)
+    _check_unchanged(
+        current,
+        seen_version,
+        _("This submission was changed in another window after you opened this form."),
+    )
+    evidence = changes.pop("evidence", None)
+    unknown = set(changes) - _EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"unexpected fields: {sorted(unknown)}")
+    if "corrects" in changes:
+        corrects = changes.pop("corrects")
+        if getattr(corrects, "pk", corrects) != current.corrects_id:
+            changes["corrects"] = corrects
+    changed = sorted(name for name, value in changes.items() if getattr(current, name) != value)
+    cited = list(current.evidence.all())
+    if evidence is not None:
+        evidence = list(evidence)
+        if {e.pk for e in evidence} != {e.pk for e in cited}:
+            changed = sorted([*changed, "evidence"])
+    if not changed:
+        return []
+    for name in changed:
+        if name != "evidence":
+            setattr(current, name, changes[name])
+    evidence = _validate_assessment(
+        current.recommendation,
+        assessed_on=current.assessed_on,
+        evidence=cited if evidence is None else evidence,
+        corrects=current.corrects,
+    )
+    current.full_clean(exclude=["evidence"])
+    current.save()
+    if "evidence" in changed:
+        current.evidence.set(evidence)
+    # Field names only: what she typed may name people at risk.
+    audit.record(
+        "assessment.edit",
+        actor=author,
+        target=current,
+        recommendation=current.recommendation_id,
+        fields=changed,
+    )
+    _refresh(assessment, current)
+    return changed
+
+
+@transaction.atomic
+def withdraw_assessment(assessment: Assessment, *, author: User, reason: str = "") -> Assessment:
+    """The author takes her submission back before it is reviewed. Nothing is deleted: the row stays, in
+    state `withdrawn`, with a transition row holding her optional reason. It leaves the review queue and her
+    open work; it never counted in a recommendation's status (only published assessments do), so nothing is
+    recomputed. Refused for anyone but its author and once it was reviewed or withdrawn."""
+    reason = (reason or "").strip()
+    current = _lock(assessment)
+    _check_author_may_change(current, author)
+    _check_transition(current.review_state, ReviewState.WITHDRAWN)
+    current.review_state = ReviewState.WITHDRAWN
+    current.save(update_fields=["review_state", "updated_at"])
+    _record(current, ReviewState.SUBMITTED, ReviewState.WITHDRAWN, author, reason)
+    audit.record(
+        "assessment.withdraw",
+        actor=author,
+        target=current,
+        recommendation=current.recommendation_id,
+        reason=bool(reason),
+    )
+    _refresh(assessment, current)
+    return current
+
+
+# --- Several reviews at once ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """One item of a bulk review: done, or refused with the error that says why."""
+
+    assessment: Assessment
+    error: ValidationError | PermissionDenied | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.error is None
+
+
+REVIEW_ACTIONS = ("publish", "return")
+
+
+def review_many(
+    assessments: Iterable[Assessment],
+    *,
+    reviewer: User,
+    action: str,
+    comment: str = "",
+    versions: dict[int, datetime.datetime] | None = None,
+) -> list[ReviewOutcome]:
+    """Publish or return several assessments with one comment, each exactly as publish_assessment or
+    return_assessment would on its own: four eyes, the transition table and the `seen_version` check (from
+    `versions`, by id) are asked of each item.
+
+    Deliberately not one transaction: each item commits or rolls back on its own (the single-item services
+    are atomic), so one refusal (the curator's own work, an item another curator took first) never undoes
+    the others, and no item is ever half done. Returning needs the comment, checked before any item.
+    """
+    if action not in REVIEW_ACTIONS:
+        raise ValueError(f"unknown review action {action!r}")
+    comment = (comment or "").strip()
+    if action == "return" and not comment:
+        raise ValidationError({"comment": [_("Say what the author should change.")]})
+    act = publish_assessment if action == "publish" else return_assessment
+    versions = versions or {}
+    outcomes = []
+    for assessment in assessments:
+        try:
+            act(assessment, reviewer=reviewer, comment=comment, seen_version=versions.get(assessment.pk))
+        except (ValidationError, PermissionDenied) as exc:
+            outcomes.append(ReviewOutcome(assessment, exc))
+        else:
+            outcomes.append(ReviewOutcome(assessment))
+    audit.record(
+        "assessment.bulk_review",
+        actor=reviewer,
+        action=action,
+        done=[o.assessment.pk for o in outcomes if o.done],
+        refused=[o.assessment.pk for o in outcomes if not o.done],
+    )
+    return outcomes
 
 
 def _check_reviewer(assessment: Assessment, reviewer: User) -> None:
@@ -371,6 +595,8 @@ def recompute_current_status(recommendation: Recommendation, *, now: datetime.da
     )
     recommendation.state_response = response.state_response if response else StateResponse.NO_RESPONSE
     recommendation.state_claim = claim
+    # When the status was last computed (the API's status_updated_at), not when it changed in the world:
+    # loading the data set computes every status today. Pages show status_changed_on instead.
     recommendation.status_updated_at = now or timezone.now()
     recommendation.save(
         update_fields=[
@@ -381,6 +607,39 @@ def recompute_current_status(recommendation: Recommendation, *, now: datetime.da
             "updated_at",
         ]
     )
+
+
+def status_changed_on(assessments: Iterable[Assessment]) -> datetime.date | None:
+    """The date the recommendation's current status took its present values, from the assessments' own
+    dates (`assessed_on`), or None while nothing published gives it a status. Reads only: `assessments` are
+    the recommendation's (a page's timeline); unpublished ones and those named by a published correction are
+    left out, as in recompute_current_status. They are replayed in its order of "latest" (date spoken for,
+    then publication); the date is that of the last one that changed the implementation status, the State
+    response or the status the State claims. A later assessment that repeats the status changes nothing."""
+    published = [a for a in assessments if a.is_published]
+    corrected = {a.corrects_id for a in published if a.corrects_id}
+    current = sorted(
+        (a for a in published if a.pk not in corrected), key=lambda a: (a.assessed_on, a.published_at, a.pk)
+    )
+    facts: tuple[str, str, str | None] = (ImplementationStatus.NOT_ASSESSED, StateResponse.NO_RESPONSE, None)
+    changed_on = None
+    for assessment in current:
+        implementation, response, claim = facts
+        if assessment.basis in (Basis.INDEPENDENT, Basis.UN_FINDING):
+            implementation = assessment.implementation_status
+        if assessment.state_response != StateResponse.NO_RESPONSE:
+            response = assessment.state_response
+        if assessment.basis == Basis.STATE_CLAIM:
+            # A claim that states no implementation status is not shown (the status card omits it).
+            claim = (
+                None
+                if assessment.implementation_status == ImplementationStatus.NOT_ASSESSED
+                else assessment.implementation_status
+            )
+        if (implementation, response, claim) != facts:
+            facts = (implementation, response, claim)
+            changed_on = assessment.assessed_on
+    return changed_on
 
 
 # --- Evidence ------------------------------------------------------------------------------------------
@@ -595,8 +854,6 @@ def issue_api_key(
         raise ValidationError({"clearance": [_("A key's clearance is public or partners.")]})
     if expires_days is not None and expires_days <= 0:
         raise ValidationError({"expires_days": [_("Expiry must be a positive number of days.")]})
-    # When the status was last computed (the API's status_updated_at), not when it changed in the world:
-    # loading the data set computes every status today. Pages show status_changed_on instead.
     while True:
         prefix = secrets.token_hex(KEY_PREFIX_LENGTH // 2)
         if not ApiKey.objects.filter(prefix=prefix).exists():
@@ -609,39 +866,6 @@ def issue_api_key(
         hashed_key=hash_key(secret),
         clearance=clearance,
         expires_at=timezone.now() + datetime.timedelta(days=expires_days) if expires_days else None,
-def status_changed_on(assessments: Iterable[Assessment]) -> datetime.date | None:
-    """The date the recommendation's current status took its present values, from the assessments' own
-    dates (`assessed_on`), or None while nothing published gives it a status. Reads only: `assessments` are
-    the recommendation's (a page's timeline); unpublished ones and those named by a published correction are
-    left out, as in recompute_current_status. They are replayed in its order of "latest" (date spoken for,
-    then publication); the date is that of the last one that changed the implementation status, the State
-    response or the status the State claims. A later assessment that repeats the status changes nothing."""
-    published = [a for a in assessments if a.is_published]
-    corrected = {a.corrects_id for a in published if a.corrects_id}
-    current = sorted(
-        (a for a in published if a.pk not in corrected), key=lambda a: (a.assessed_on, a.published_at, a.pk)
-    )
-    facts: tuple[str, str, str | None] = (ImplementationStatus.NOT_ASSESSED, StateResponse.NO_RESPONSE, None)
-    changed_on = None
-    for assessment in current:
-        implementation, response, claim = facts
-        if assessment.basis in (Basis.INDEPENDENT, Basis.UN_FINDING):
-            implementation = assessment.implementation_status
-        if assessment.state_response != StateResponse.NO_RESPONSE:
-            response = assessment.state_response
-        if assessment.basis == Basis.STATE_CLAIM:
-            # A claim that states no implementation status is not shown (the status card omits it).
-            claim = (
-                None
-                if assessment.implementation_status == ImplementationStatus.NOT_ASSESSED
-                else assessment.implementation_status
-            )
-        if (implementation, response, claim) != facts:
-            facts = (implementation, response, claim)
-            changed_on = assessment.assessed_on
-    return changed_on
-
-
         created_by=created_by,
     )
     audit.record(

@@ -37,7 +37,10 @@ urlpatterns = [
     path("review/", workflow_views.review_queue, name="review-queue"),
     path("review/<int:pk>/publish/", workflow_views.review_publish, name="review-publish"),
     path("review/<int:pk>/return/", workflow_views.review_return, name="review-return"),
+    path("review/bulk/", workflow_views.review_bulk, name="review-bulk"),
     path("assessments/<int:pk>/resubmit/", workflow_views.assessment_resubmit, name="assessment-resubmit"),
+    path("assessments/<int:pk>/edit/", workflow_views.assessment_edit, name="assessment-edit"),
+    path("assessments/<int:pk>/withdraw/", workflow_views.assessment_withdraw, name="assessment-withdraw"),
     path("import/", include("cases.imports.urls")),
     path("people/", include("cases.people.urls")),
 ]

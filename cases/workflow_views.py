@@ -18,10 +18,21 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import access, services
-from .forms import LANGUAGE_SUGGESTIONS, AssessmentForm, EvidenceForm, PublishForm, ReturnForm, ReviewForm
+from .forms import (
+    LANGUAGE_SUGGESTIONS,
+    AssessmentForm,
+    BulkReviewForm,
+    EditAssessmentForm,
+    EvidenceForm,
+    PublishForm,
+    ReturnForm,
+    ReviewForm,
+    WithdrawForm,
+)
 from .models import Assessment, Evidence, Recommendation, ReviewState
 
 # The queue shows the oldest submissions; a longer backlog is worked through from the top.
@@ -109,6 +120,107 @@ def assessment_resubmit(request: HttpRequest, viewer: access.Viewer, pk: int) ->
         {"assessment": assessment, "reviewer": assessment.reviewer, "withheld": assessment.withheld_count},
         returns_here=False,
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@access.require_role(access.MONITOR)
+def assessment_edit(request: HttpRequest, viewer: access.Viewer, pk: int) -> HttpResponse:
+    """The author edits her submission while it waits for review (the assessment form, its conflict check
+    included). If it changed in another window since the form was opened, nothing is saved: the page shows
+    the saved version beside her entries, and submitting again replaces it."""
+    assessment = access.get_own_submission(viewer, pk)
+    if not access.awaits_review(assessment):
+        return _submission_closed(request, assessment)
+    recommendation = assessment.recommendation
+    stored = None
+    if request.method == "POST":
+        form = EditAssessmentForm(request.POST, recommendation=recommendation, viewer=viewer)
+        if form.is_valid():
+            try:
+                changed = services.edit_submission(
+                    assessment,
+                    author=request.user,
+                    seen_version=form.cleaned_data["version"],
+                    **form.service_kwargs(),
+                )
+            except services.ChangedSinceSeen as exc:
+                stored = access.get_own_submission(viewer, pk)
+                if not access.awaits_review(stored):
+                    return _submission_closed(request, stored)
+                form.add_error(None, exc)
+                form.acknowledge_version(stored.updated_at)
+            except ValidationError as exc:
+                if getattr(exc, "code", None) == "invalid_transition":  # reviewed while she was editing
+                    return _submission_closed(request, access.get_own_submission(viewer, pk))
+                form.add_service_errors(exc)
+            else:
+                if changed:
+                    messages.success(
+                        request,
+                        _("Your assessment of %(code)s was changed. It still waits for a curator's review.")
+                        % {"code": recommendation.code},
+                    )
+                else:
+                    messages.info(request, _("Nothing was changed."))
+                return redirect(f"{recommendation.get_absolute_url()}#assessment-{assessment.pk}")
+    else:
+        initial = AssessmentForm.initial_from(assessment, assessment.visible_evidence)
+        initial["version"] = assessment.updated_at
+        form = EditAssessmentForm(recommendation=recommendation, viewer=viewer, initial=initial)
+    return _render_assessment_form(
+        request,
+        "cases/workflow/edit.html",
+        form,
+        recommendation,
+        {"assessment": assessment, "withheld": assessment.withheld_count, "stored": stored},
+        returns_here=False,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@access.require_role(access.MONITOR)
+def assessment_withdraw(request: HttpRequest, viewer: access.Viewer, pk: int) -> HttpResponse:
+    """The author withdraws her submission before review: a confirmation page (GET), then the withdrawal
+    (POST), with an optional reason kept in its history. Works without JavaScript."""
+    assessment = access.get_own_submission(viewer, pk)
+    if not access.awaits_review(assessment):
+        return _submission_closed(request, assessment)
+    if request.method == "POST":
+        form = WithdrawForm(request.POST)
+        if form.is_valid():
+            try:
+                services.withdraw_assessment(
+                    assessment, author=request.user, reason=form.cleaned_data["reason"]
+                )
+            except ValidationError:  # reviewed between the page and the click
+                return _submission_closed(request, access.get_own_submission(viewer, pk))
+            messages.success(
+                request,
+                _(
+                    "Your assessment of %(code)s was withdrawn: it will not be reviewed or published. It is "
+                    "not deleted; your organisation still sees it, marked withdrawn, on the recommendation's "
+                    "page."
+                )
+                % {"code": assessment.recommendation.code},
+            )
+            return redirect("cases:dashboard")
+    else:
+        form = WithdrawForm()
+    return render(
+        request,
+        "cases/workflow/withdraw.html",
+        {"assessment": assessment, "recommendation": assessment.recommendation, "form": form},
+    )
+
+
+def _submission_closed(request: HttpRequest, assessment: Assessment) -> HttpResponse:
+    """A reviewed (or withdrawn) submission can no longer be edited or withdrawn: say why, and show it."""
+    messages.error(request, services.closed_submission_message(assessment))
+    if assessment.review_state == ReviewState.RETURNED:
+        return redirect("cases:assessment-resubmit", pk=assessment.pk)
+    return redirect(f"{assessment.recommendation.get_absolute_url()}#assessment-{assessment.pk}")
 
 
 def _render_assessment_form(
@@ -268,6 +380,7 @@ def _render_queue(
     viewer: access.Viewer,
     *,
     failed: tuple[int, ReviewForm] | None = None,
+    bulk: BulkReviewForm | None = None,
 ) -> HttpResponse:
     items = list(_review_queue_for(viewer)[: REVIEW_QUEUE_LIMIT + 1])
     more = len(items) > REVIEW_QUEUE_LIMIT
@@ -277,8 +390,19 @@ def _render_queue(
         if failed and failed[0] == item.pk:
             item.review_form = failed[1]
         else:
-            item.review_form = ReviewForm(auto_id=f"review-{item.pk}-%s")
-    return render(request, "cases/workflow/review_queue.html", {"items": items, "more": more})
+            # The version shown travels with the form: an author's later edit is not published unread.
+            item.review_form = ReviewForm(
+                auto_id=f"review-{item.pk}-%s", initial={"version": item.updated_at}
+            )
+    context = {
+        "items": items,
+        "more": more,
+        # A refused bulk review comes back with its comment, its errors and the same items ticked.
+        "bulk_form": bulk or BulkReviewForm(auto_id="bulk-%s"),
+        "bulk_selected": bulk.selected() if bulk is not None else set(),
+        "bulk_possible": any(not item.is_own for item in items),
+    }
+    return render(request, "cases/workflow/review_queue.html", context)
 
 
 @login_required
@@ -299,7 +423,12 @@ def review_publish(request: HttpRequest, viewer: access.Viewer, pk: int) -> Http
         messages.error(request, _("The assessment was not published: tick the box to confirm."))
         return _render_queue(request, viewer, failed=(assessment.pk, form))
     try:
-        services.publish_assessment(assessment, reviewer=request.user, comment=form.cleaned_data["comment"])
+        services.publish_assessment(
+            assessment,
+            reviewer=request.user,
+            comment=form.cleaned_data["comment"],
+            seen_version=form.cleaned_data["version"],
+        )
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, _review_error(assessment, exc))
     else:
@@ -321,7 +450,12 @@ def review_return(request: HttpRequest, viewer: access.Viewer, pk: int) -> HttpR
         messages.error(request, _("The assessment was not returned: say what the author should change."))
         return _render_queue(request, viewer, failed=(assessment.pk, form))
     try:
-        services.return_assessment(assessment, reviewer=request.user, comment=form.cleaned_data["comment"])
+        services.return_assessment(
+            assessment,
+            reviewer=request.user,
+            comment=form.cleaned_data["comment"],
+            seen_version=form.cleaned_data["version"],
+        )
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, _review_error(assessment, exc))
     else:
@@ -331,6 +465,74 @@ def review_return(request: HttpRequest, viewer: access.Viewer, pk: int) -> HttpR
             % {"code": assessment.recommendation.code},
         )
     return redirect("cases:review-queue")
+
+
+@login_required
+@require_POST
+@access.require_role(access.CURATOR)
+def review_bulk(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
+    """Publish or return the ticked assessments with one comment. Each goes through the single-item service
+    in its own transaction (services.review_many); the messages say which were done and why others were
+    refused. An invalid form (nothing ticked, Publish unconfirmed, Return without a comment) does nothing."""
+    form = BulkReviewForm(request.POST, auto_id="bulk-%s")
+    if not form.is_valid():
+        messages.error(request, _("Nothing was published or returned: see the form at the end of the queue."))
+        return _render_queue(request, viewer, bulk=form)
+    ids = form.cleaned_data["items"]
+    found = {
+        a.pk: a for a in access.assessments_for_review(viewer, ids).select_related("recommendation", "author")
+    }
+    action = form.cleaned_data["action"]
+    outcomes = services.review_many(
+        [found[pk] for pk in ids if pk in found],
+        reviewer=request.user,
+        action=action,
+        comment=form.cleaned_data["comment"],
+        versions=form.cleaned_data["versions"],
+    )
+    done = [_item_label(o.assessment) for o in outcomes if o.done]
+    if done:
+        if action == "publish":
+            text = ngettext(
+                "Published %(count)d assessment: %(items)s. The recommendations' status is updated.",
+                "Published %(count)d assessments: %(items)s. The recommendations' status is updated.",
+                len(done),
+            )
+        else:
+            text = ngettext(
+                "Returned %(count)d assessment to its author with your comment: %(items)s.",
+                "Returned %(count)d assessments to their authors with your comment: %(items)s.",
+                len(done),
+            )
+        messages.success(request, text % {"count": len(done), "items": ", ".join(done)})
+    for outcome in outcomes:
+        if not outcome.done:
+            refused = (
+                _("Not published: %(item)s. %(reason)s")
+                if action == "publish"
+                else _("Not returned: %(item)s. %(reason)s")
+            )
+            reason = _review_error(outcome.assessment, outcome.error)
+            messages.error(request, refused % {"item": _item_label(outcome.assessment), "reason": reason})
+    missing = len([pk for pk in ids if pk not in found])
+    if missing:
+        # Another organisation's assessment, or none: the same words, so nothing is learnt about either.
+        messages.error(
+            request,
+            ngettext(
+                "%(count)d of the selected assessments is not available to you; nothing was done to it.",
+                "%(count)d of the selected assessments are not available to you; nothing was done to them.",
+                missing,
+            )
+            % {"count": missing},
+        )
+    return redirect("cases:review-queue")
+
+
+def _item_label(assessment: Assessment) -> str:
+    """An assessment as a result message names it: the recommendation's code and the author."""
+    author = assessment.author.get_full_name() or assessment.author.get_username()
+    return _("%(code)s by %(author)s") % {"code": assessment.recommendation.code, "author": author}
 
 
 def _review_error(assessment: Assessment, exc: Exception) -> str:
@@ -350,6 +552,8 @@ def _review_error(assessment: Assessment, exc: Exception) -> str:
             return _("This assessment was already published by %(name)s.") % {"name": name}
         if current is not None and current.review_state == ReviewState.RETURNED:
             return _("This assessment was already returned to its author by %(name)s.") % {"name": name}
+        if current is not None and current.review_state == ReviewState.WITHDRAWN:
+            return _("Its author withdrew this assessment.")
         return _("This assessment is no longer waiting for review.")
     messages_ = getattr(exc, "messages", None) or [str(exc) or _("You may not review this assessment.")]
     return " ".join(str(m) for m in messages_)

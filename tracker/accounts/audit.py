@@ -69,6 +69,9 @@ EVENTS: dict[str, int] = {
     "assessment.publish": logging.INFO,
     "assessment.return": logging.INFO,
     "assessment.resubmit": logging.INFO,
+    "assessment.edit": logging.INFO,
+    "assessment.withdraw": logging.INFO,
+    "assessment.bulk_review": logging.INFO,
     "assessment.delete": logging.WARNING,
     # People (individual cases)
     "person.add": logging.INFO,
