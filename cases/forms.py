@@ -216,10 +216,12 @@ class AssessmentForm(forms.Form):
         label=_("Other evidence"),
         queryset=Evidence.objects.none(),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 8}),
+        # A checkbox list (templates/cases/workflow/_evidence_picker.html), filtered as one types by
+        # static/js/evidence-filter.js; without JavaScript a plain list. Never a multi-select (Ctrl-click).
+        widget=forms.CheckboxSelectMultiple,
         help_text=_(
-            "Sources not yet linked to this recommendation, newest first. Hold Ctrl (⌘ on a Mac) to choose "
-            "several. Cited sources are linked to the recommendation when the assessment is published."
+            "Sources not yet linked to this recommendation, newest first. Tick each one this assessment "
+            "rests on; it is linked to the recommendation when the assessment is published."
         ),
     )
     corrects = CorrectsChoiceField(

@@ -269,7 +269,12 @@ def test_assess_without_evidence_links_to_the_evidence_form(w):
     # goes to the evidence form.
     assert 'form="assessment-form" name="add_source"' in page
     # Sources linked elsewhere stay available in the "other evidence" list, newest first.
-    assert re.search(rf'<option value="{w.internal_ev.pk}">Witness statement 7', page)
+    # "Other evidence" is a checkbox list with whole titles (issue 16, gap 4).
+    assert re.search(
+        rf'<input type="checkbox" name="other_evidence" value="{w.internal_ev.pk}"[^>]*>\s*<label[^>]*>\s*'
+        r'<span class="choice__title" dir="auto">Witness statement 7',
+        page,
+    )
     assert "Mallory" not in page
 
 
@@ -328,7 +333,7 @@ def test_assess_preselects_evidence_from_the_query_string_only_if_visible(w):
     url = reverse("cases:assess", args=[w.rec.code])
     page = content(client_for(w.alice).get(f"{url}?evidence={w.public_ev.pk}&evidence={other.pk}"))
     assert re.search(rf'value="{w.public_ev.pk}" id="id_evidence_\d+" checked', page)
-    assert re.search(rf'<option value="{other.pk}" selected>Other source', page)
+    assert re.search(rf'name="other_evidence" value="{other.pk}" id="id_other_evidence_\d+" checked', page)
 
     page = content(client_for(w.alice).get(f"{url}?evidence={w.mallory_internal.pk}&evidence=junk"))
     assert "Mallory" not in page
