@@ -270,6 +270,39 @@ def test_a_failed_send_is_retried_with_backoff_then_shown_to_curators_as_failed(
     assert len(mail.outbox) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_redelivered_retries_never_exceed_the_attempts_counted_on_the_row(n, smtp_down, monkeypatch):
+    import cases.tasks
+
+    publish(n)
+    drop_queued_tasks()
+    [pk] = fan_out(n.submitted)
+    monkeypatch.setattr(cases.tasks, "retry_delay", lambda attempt, backoff: 0)
+    tasks.deliver_email.enqueue(pk)
+    tasks.deliver_email.enqueue(pk)  # a redelivery starts a second chain of retries
+
+    run_tasks()
+
+    assert len(smtp_down) == tasks.EMAIL_ATTEMPTS
+    assert Notification.objects.get(pk=pk).delivery == Delivery.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queue_that_cannot_take_the_task_does_not_undo_the_publication(n, monkeypatch, caplog):
+    class Unreachable:
+        def enqueue(self, *args, **kwargs):
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(tasks, "notify_review", Unreachable())
+    response = client_for(n.carol).post(
+        reverse("cases:review-publish", args=[n.submitted.pk]), {"comment": "", "confirm": "on"}
+    )
+
+    assert response.status_code == 302
+    assert Assessment.objects.get(pk=n.submitted.pk).review_state == "published"
+    assert "could not enqueue the notifications" in caplog.text
+
+
 @pytest.mark.django_db
 def test_the_first_retry_waits_for_the_backoff(n, smtp_down):
     from django_tasks_db.models import DBTaskResult
