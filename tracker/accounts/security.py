@@ -42,6 +42,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from tracker.accounts.roles import is_curator
 
@@ -164,6 +165,27 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
     if seconds:
         response["Retry-After"] = str(seconds)
     return response
+
+
+def lockout_warning(request: HttpRequest | None) -> str | None:
+    """After a failed sign-in, a warning when one or two attempts remain before the name typed is locked
+    (AXES_FAILURE_LIMIT), else None. Axes counts failures for the name whether or not an account has it, so
+    the warning reads the same for an unknown name: it reveals nothing about which accounts exist."""
+    if request is None or not settings.AXES_ENABLED or request.method != "POST":
+        return None
+    from axes.handlers.proxy import AxesProxyHandler
+
+    failures = AxesProxyHandler.get_failures(request, {"login": request.POST.get("login", "")})
+    remaining = settings.AXES_FAILURE_LIMIT - failures
+    if remaining not in (1, 2):
+        return None
+    cool_off = settings.AXES_COOLOFF_TIME
+    minutes = math.ceil(cool_off.total_seconds() / 60) if cool_off else 0
+    return ngettext(
+        "%(count)d attempt left before signing in with this name is paused for %(minutes)d minutes.",
+        "%(count)d attempts left before signing in with this name is paused for %(minutes)d minutes.",
+        remaining,
+    ) % {"count": remaining, "minutes": minutes}
 
 
 # --- Two-factor ------------------------------------------------------------------------------------------
