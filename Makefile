@@ -12,7 +12,7 @@ DEV_ENV := DEBUG=1 ALLOWED_HOSTS=127.0.0.1,localhost
 WORKER := $(if $(TASKS_URL),rqworker --with-scheduler default,db_worker --no-reload --interval 0.5)
 WORKER_PID := var/dev-worker.pid
 
-.PHONY: run test test-fast test-browser lint format migrations-check install lock bench loadtest clean
+.PHONY: run test test-fast test-browser lint format migrations-check install messages lock bench loadtest clean
 
 # The project itself is not installed (pyproject.toml has `packages = []`): manage.py, pytest and gunicorn
 # run from the work tree. Hash-checking mode refuses any file whose hash is not in the lock.
@@ -21,7 +21,11 @@ $(STAMP): $(LOCK)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
 	touch $(STAMP)
 
-install: $(STAMP)
+# The translations (locale/*/LC_MESSAGES/django.po) are compiled here, never committed (*.mo is ignored).
+install: $(STAMP) messages
+
+messages: $(STAMP)
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
 
 # Re-resolve pyproject.toml's ranges (runtime and the test extra) into the lock, with every file's hash, for
 # all platforms and Python >= 3.11. Versions already in the lock are kept unless a range excludes them;
@@ -35,7 +39,7 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) --constraint $(LOCK) -o requirements-deploy.lock
 	$(BIN)/python .ci/check-lock.py
 
-run: $(STAMP)
+run: $(STAMP) messages
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(DEV_ENV) $(BIN)/python manage.py load_dataset fixtures/ohchr-xinjiang-2022.json
 	$(DEV_ENV) $(BIN)/python manage.py bootstrap_admin
@@ -48,11 +52,11 @@ run: $(STAMP)
 	  $(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Everything, browser and slow tests included (what CI runs).
-test: $(STAMP)
+test: $(STAMP) messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The quick loop while developing: skips tests marked slow (> ~5 s each) and the browser tests.
-test-fast: $(STAMP)
+test-fast: $(STAMP) messages
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -86,6 +86,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # After LocaleMiddleware: sends an unprefixed page address to the visitor's language (cookie, then
+    # Accept-Language), and applies a user's remembered language at sign-in.
+    "tracker.accounts.language.PreferredLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -279,6 +282,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese")), ("ug", _("Uyghur"))]
+# Catalogues of our own strings (locale/<lang>/LC_MESSAGES/django.po, compiled by `make install`).
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The switcher's choice: a year, sent on every request (the pages are language-prefixed; the cookie only
+# decides where an unprefixed address sends a returning visitor, see tracker.accounts.language).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

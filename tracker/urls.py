@@ -1,3 +1,4 @@
+from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
@@ -5,6 +6,7 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from cases import health
+from tracker.accounts import language
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -12,12 +14,20 @@ urlpatterns = [
     # so the hashed name of the manifest storage is used in production.
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("img/favicon.svg")), name="favicon"),
     path("admin/", admin.site.urls),
+    path("api/", include("cases.api.urls")),
+    # The language switcher's POST (Django's set_language, plus the account's remembered language).
+    path("i18n/setlang/", language.set_language, name="set_language"),
+]
+# The pages, in English at their unprefixed addresses and under /zh-hans/ and /ug/ in the other languages
+# (tracker/accounts/language.py). Not the API, the admin or healthz: machines and bookmarks of the admin
+# keep one address each, and their language follows the cookie or Accept-Language.
+urlpatterns += i18n_patterns(
     path("accounts/", include("tracker.accounts.urls")),
     path("accounts/", include("allauth.urls")),
-    path("api/", include("cases.api.urls")),
     path("notifications/", include("tracker.notifications.urls")),
     path("", include("cases.urls")),
-]
+    prefix_default_language=False,
+)
 
 # JSON for the API, the site's own page elsewhere (cases/api/errors.py).
 handler500 = "cases.api.errors.server_error"

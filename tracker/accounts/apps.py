@@ -12,5 +12,5 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers post_migrate (roles: the groups and their permissions), the security log's receivers
-        # (audit) and the deploy check (security).
-        from . import audit, roles, security  # noqa: F401
+        # (audit), the deploy check (security) and the sign-in receiver that applies a remembered language.
+        from . import audit, language, roles, security  # noqa: F401

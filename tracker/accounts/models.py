@@ -256,3 +256,36 @@ class CredentialReset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind} ← {self.reset_by_id or '-'}"
+
+
+# --- Preferences -----------------------------------------------------------------------------------------
+
+
+class LanguagePreference(models.Model):
+    """The interface language a person chose with the language switcher, applied when she signs in (on any
+    device). No row: nothing chosen yet, the browser's Accept-Language decides. Its own table rather than a
+    column of AccountOrigin, which records who made an account and is written once."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="language_preference",
+        verbose_name=_("account"),
+    )
+    language = models.CharField(_("language"), max_length=16, choices=settings.LANGUAGES)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("language preference")
+        verbose_name_plural = _("language preferences")
+        constraints = [
+            # A new language in settings.LANGUAGES needs a migration of this constraint (and a catalogue).
+            models.CheckConstraint(
+                condition=models.Q(language__in=[code for code, _name in settings.LANGUAGES]),
+                name="accounts_languagepreference_language_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.language}"
