@@ -33,7 +33,7 @@ def _review_transition(
         from .tasks import notify_review
 
         # The review itself has committed: a queue that is briefly unreachable must not turn it into an
-        # error page. The failure is logged (and the curators' digest still sees the queue).
+        # error page. The failure is logged for the operator; these notifications are then not sent.
         try:
             notify_review.enqueue(transition_id)
         except Exception:
