@@ -322,6 +322,22 @@ def test_the_first_retry_waits_for_the_backoff(n, smtp_down):
 
 
 @pytest.mark.django_db
+def test_the_email_speaks_the_recipients_chosen_language(n):
+    from tracker.accounts.models import LanguagePreference
+
+    LanguagePreference.objects.create(user=n.alice, language="zh-hans")
+    publish(n)
+
+    deliver_all(fan_out(n.submitted))
+
+    [email] = mail.outbox
+    assert f"https://tracker.example.org/zh-hans/recommendations/XJ22-151-i/#assessment-{n.submitted.pk}" in (
+        email.body
+    )
+    assert "https://tracker.example.org/zh-hans/notifications/#preferences" in email.body
+
+
+@pytest.mark.django_db
 def test_an_account_without_an_address_fails_at_once_and_visibly(n):
     n.alice.email = ""
     n.alice.save()

@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from cases.tasks import enqueue_on_commit, retrying, will_retry
@@ -55,14 +57,22 @@ def site_url() -> str:
     return settings.SITE_URL.rstrip("/")
 
 
+def recipient_language(user) -> str:
+    """The language the recipient chose with the switcher (tracker.accounts), else the site's."""
+    try:
+        return user.language_preference.language or settings.LANGUAGE_CODE
+    except ObjectDoesNotExist:
+        return settings.LANGUAGE_CODE
+
+
 def render_email(notification: Notification) -> tuple[str, str]:
-    """Subject and text body, in the site's language (no per-user language is recorded)."""
-    with translation.override(settings.LANGUAGE_CODE):
+    """Subject and text body in the recipient's language; links to the pages in that language too."""
+    with translation.override(recipient_language(notification.recipient)):
         context = {
             "notification": notification,
             "message": notification.message(),
             "link": site_url() + notification.path(),
-            "preferences_link": site_url() + "/notifications/#preferences",
+            "preferences_link": site_url() + reverse("notifications:list") + "#preferences",
             "recipient": notification.recipient,
             "params": notification.params,
         }
@@ -90,8 +100,8 @@ def deliver_email(notification_id: int, *, attempt: int = 1) -> str:
         # The row lock makes a second delivery of this task wait, then find the e-mail sent (SQLite: the
         # IMMEDIATE transaction serialises writers the same way).
         notification = (
-            Notification.objects.select_for_update()
-            .select_related("recipient")
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("recipient__language_preference")
             .filter(pk=notification_id)
             .first()
         )
