@@ -395,3 +395,54 @@ def test_dashboard_offers_edit_and_withdraw_for_waiting_work_only(w):
     assert reverse("cases:assessment-withdraw", args=[w.waiting.pk]) in html
     assert reverse("cases:assessment-edit", args=[returned.pk]) not in html
     assert reverse("cases:assessment-withdraw", args=[returned.pk]) not in html
+
+
+# --- Races (real threads and connections, as tests/test_concurrency.py) ----------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_withdraw_racing_publish_one_wins(personas):
+    from tests.test_concurrency import run_together
+
+    p = personas
+    for _round in range(3):
+        waiting = submit(p.rec, p.alice, [p.public_ev], implementation_status=ImplementationStatus.REGRESSED)
+        results = run_together(
+            lambda pk=waiting.pk: services.withdraw_assessment(Assessment.objects.get(pk=pk), author=p.alice),
+            lambda pk=waiting.pk: services.publish_assessment(
+                Assessment.objects.get(pk=pk), reviewer=p.carol
+            ),
+        )
+        errors = [r for r in results if isinstance(r, Exception)]
+        assert len(errors) == 1 and isinstance(errors[0], services.TransitionError), results
+        final = Assessment.objects.get(pk=waiting.pk).review_state
+        assert final in (ReviewState.WITHDRAWN, ReviewState.PUBLISHED)
+        steps = list(waiting.transitions.exclude(from_state="").values_list("to_state", flat=True))
+        assert steps == [final]
+        assert_status_is_recomputed(Recommendation.objects.get(pk=p.rec.pk))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_edit_racing_publish_never_publishes_unread_words(personas):
+    from tests.test_concurrency import run_together
+
+    p = personas
+    for _round in range(3):
+        waiting = submit(p.rec, p.alice, [p.public_ev], rationale="What the curator read.")
+        shown = Assessment.objects.get(pk=waiting.pk).updated_at
+        results = run_together(
+            lambda pk=waiting.pk: services.edit_submission(
+                Assessment.objects.get(pk=pk), author=p.alice, rationale="Written after."
+            ),
+            lambda pk=waiting.pk, shown=shown: services.publish_assessment(
+                Assessment.objects.get(pk=pk), reviewer=p.carol, seen_version=shown
+            ),
+        )
+        errors = [r for r in results if isinstance(r, Exception)]
+        assert len(errors) == 1 and isinstance(errors[0], services.TransitionError), results
+        stored = Assessment.objects.get(pk=waiting.pk)
+        if stored.review_state == ReviewState.PUBLISHED:
+            assert stored.rationale == "What the curator read."
+        else:
+            assert (stored.review_state, stored.rationale) == (ReviewState.SUBMITTED, "Written after.")
+            assert errors[0].code == "changed"
