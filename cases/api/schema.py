@@ -156,6 +156,7 @@ DOCS_HTML = engines["django"].from_string(
 <title>{{ title }}</title>
 <link rel="icon" href="{{ favicon }}">
 <link rel="stylesheet" href="{{ css }}">
+<link rel="stylesheet" href="{{ overrides }}">
 </head>
 <body>
 <div id="swagger-ui"></div>
@@ -172,7 +173,8 @@ window.ui = SwaggerUIBundle({
   dom_id: "#swagger-ui",
   presets: [SwaggerUIBundle.presets.apis],
   layout: "BaseLayout",
-  deepLinking: true,
+  // Off: deep links put an <a href> inside each operation's toggle button (nested interactive controls).
+  deepLinking: false,
   persistAuthorization: false,
   tryItOutEnabled: false,
 });
@@ -198,6 +200,8 @@ class DocsView(JSONErrorsMixin, APIView):
                 "title": _("Accountability Tracker export API"),
                 "favicon": static(sidecar + "favicon-32x32.png"),
                 "css": static(sidecar + "swagger-ui.css"),
+                # Ours: colours of Swagger UI's badges and buttons that fail WCAG AA contrast (issue 16).
+                "overrides": static("css/api-docs.css"),
                 "bundle": static(sidecar + "swagger-ui-bundle.js"),
                 "init": reverse("api:docs") + "?script",
             }

@@ -292,6 +292,10 @@ def totp_code_now(d) -> str:
     return totp_code(totp_secret(Authenticator.objects.get(user=d.curator, type="totp")))
 
 
+def swagger_rendered(page, d) -> None:
+    page.wait_for_selector(".swagger-ui .opblock")
+
+
 def admin_action_return(page, d) -> None:
     """The admin's 'return selected' action on the submitted assessment: its intermediate page."""
     page.check(f"input[name=_selected_action][value='{d.submitted.pk}']")
@@ -333,7 +337,7 @@ PAGES: list[Page] = [
     ),
     Page("invitation-refused", None, "accounts:invitation", args=lambda d: ["unknown"], status=404),
     Page("not-found-visitor", None, "", path="/no-such-page/", status=404),
-    Page("api-docs", None, "api:docs"),
+    Page("api-docs", None, "api:docs", then=swagger_rendered),
     # A monitor's pages
     Page("dashboard", M, "cases:dashboard"),
     Page("account-menu-open", M, "cases:dashboard", then=open_account_menu),
@@ -404,8 +408,12 @@ PAGES: list[Page] = [
         "admin:cases_assessment_changelist",
         then=admin_action_return,
     ),
-    Page("admin-assessment-history", OP, "admin:cases_assessment_history", args=lambda d: [d.published.pk]),
-    Page("admin-recommendation-history", OP, "admin:cases_recommendation_history", args=lambda d: [d.rec.pk]),
+    Page(
+        "admin-assessment-history-published",
+        OP,
+        "admin:cases_assessment_history",
+        args=lambda d: [d.published.pk],
+    ),
     Page("admin-app-cases", OP, "admin:app_list", args=lambda d: ["cases"]),
     Page(
         "admin-assessment-filtered", OP, "admin:cases_assessment_changelist", query="?review_state=submitted"
@@ -455,7 +463,7 @@ ADMIN_MODELS = {
     "cases.apikey": lambda d: d.api_key.pk,
     "cases.person": lambda d: d.person.pk,
     "cases.organisation": lambda d: d.org.pk,
-    "cases.membership": lambda d: d.monitor.memberships.first().pk,
+    "cases.membership": lambda d: d.monitor.membership.pk,
     "auth.user": lambda d: d.monitor.pk,
     "accounts.invitation": lambda d: d.invitation.pk,
     "accounts.auditevent": lambda d: _first_pk("accounts.auditevent"),
@@ -463,6 +471,9 @@ ADMIN_MODELS = {
     "axes.accesslog": None,  # AXES_DISABLE_ACCESS_LOG: there is never a row to show
     "axes.accessfailurelog": None,  # written only by axes' database handler on a failure; the list is walked
 }
+# History pages: django-simple-history's (document, theme, evidence, recommendation) and Django's own.
+ADMIN_HISTORY = {"cases.document", "cases.theme", "cases.evidence", "cases.recommendation"}
+ADMIN_HISTORY |= {"cases.assessment", "cases.person", "auth.user"}
 ADMIN_ADD = {"cases.document", "cases.theme", "cases.recommendation", "cases.evidence", "cases.apikey"}
 ADMIN_ADD |= {"cases.person", "cases.organisation", "cases.membership", "accounts.invitation"}
 # Which of Django's widgets each model's add and change forms use (cases/admin, tracker/accounts/admin.py).
@@ -497,6 +508,10 @@ for label, obj in ADMIN_MODELS.items():
                 args=lambda d, obj=obj: [obj(d)],
                 ignore=ignore,
             )
+        )
+    if label in ADMIN_HISTORY:
+        PAGES.append(
+            Page(f"{slug}-history", OP, f"admin:{app}_{model}_history", args=lambda d, obj=obj: [obj(d)])
         )
     if label in ADMIN_ADD:
         PAGES.append(Page(f"{slug}-add", OP, f"admin:{app}_{model}_add", ignore=ignore))
@@ -591,6 +606,7 @@ def test_axe_runs_and_reports(browser, axe_source):
 # URLs of ours that are not pages a person looks at, or that cannot be shown in a headless browser: why each.
 NOT_PAGES = {
     "healthz": "JSON for the load balancer",
+    "set_language": "Django's language switch (POST, then a redirect)",
     "favicon": "a redirect to the icon",
     "accounts:invitation-accept": "reached through accounts:invitation (pages invitation-accept*)",
     "mfa_authenticate": "reached after the password (pages sign-in-second-factor*)",
