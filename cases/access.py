@@ -519,7 +519,7 @@ from django.db.models import (  # noqa: E402
 from django.db.models import Value as _Value  # noqa: E402
 from django.db.models.query import ModelIterable  # noqa: E402
 
-from .people.models import Consent, Person, PersonStatus  # noqa: E402
+from .people.models import NEVER_EXPORT_FIELDS, Consent, Person, PersonStatus  # noqa: E402
 
 # What identifies a person: outside the holding organisation, only with consent. Everything else (the
 # pseudonymous reference, the prefecture, the status history, the counts) may be shown to whoever may know
@@ -565,33 +565,76 @@ def person_identified_q(viewer: Viewer) -> Q:
 
 class _RedactingIterable(ModelIterable):
     """Puts each identifying field's shown value (the database's CASE: the value or a blank) in place of
-    the field, whose raw value was deferred and never read. A redacted instance refuses to be saved."""
+    the field, whose raw value was deferred and never read. A redacted instance (anything short of the
+    holder's complete record) refuses to be saved."""
 
     def __iter__(self):
         for person in super().__iter__():
             for name in PERSON_IDENTIFYING:
                 person.__dict__[name] = person.__dict__.pop(f"shown_{name}")
-            person._redacted = not person.identified
+            person._redacted = not person.__dict__.pop("complete")
             yield person
 
 
-def visible_people(viewer: Viewer, queryset: QuerySet | None = None) -> QuerySet:
+def never_exported_q(name: str, prefix: str = "") -> Q:
+    """People whose curator marked `name` "never export" (Person.never_export: names, space-separated)."""
+    field = f"{prefix}never_export"
+    return (
+        Q(**{field: name})
+        | Q(**{f"{field}__startswith": f"{name} "})
+        | Q(**{f"{field}__endswith": f" {name}"})
+        | Q(**{f"{field}__contains": f" {name} "})
+    )
+
+
+def _own_q(viewer: Viewer) -> Q:
+    if viewer.member and viewer.organisation_id:
+        return Q(organisation_id=viewer.organisation_id)
+    return Q(pk__in=[])
+
+
+def _field_shown_q(viewer: Viewer, name: str, *, export: bool) -> Q:
+    """Where the value of identifying field `name` may be shown to `viewer`: with `person_identified_q`,
+    and, if a curator marked it "never export", only on the holding organisation's own pages (never in an
+    export, whoever asks)."""
+    q = person_identified_q(viewer)
+    if name not in NEVER_EXPORT_FIELDS:
+        return q
+    if export:
+        return q & ~never_exported_q(name)
+    return q & (_own_q(viewer) | ~never_exported_q(name))
+
+
+def visible_people(viewer: Viewer, queryset: QuerySet | None = None, *, export: bool = False) -> QuerySet:
     """People as `viewer` may see them, redacted in the database: each identifying field is read through a
     CASE that yields it only where `person_identified_q` holds, so a name without consent never leaves the
-    database for someone outside the holding organisation. Each row has `identified` (bool)."""
+    database for someone outside the holding organisation. Fields marked "never export" are shown on the
+    holder's own pages only. Each row has `identified` (bool). `export`: see `exported_people`."""
     queryset = Person.objects.all() if queryset is None else queryset
     identified = person_identified_q(viewer)
     shown = {}
     for name, field in PERSON_IDENTIFYING.items():
         blank = _Value(None, output_field=field()) if field is PositiveSmallIntegerField else _Value("")
-        shown[f"shown_{name}"] = Case(When(identified, then=F(name)), default=blank, output_field=field())
+        condition = _field_shown_q(viewer, name, export=export)
+        shown[f"shown_{name}"] = Case(When(condition, then=F(name)), default=blank, output_field=field())
+    complete = _own_q(viewer) & Q(never_export="") if export else _own_q(viewer)
     queryset = (
         queryset.filter(person_q(viewer))
         .defer(*PERSON_IDENTIFYING)
-        .annotate(identified=ExpressionWrapper(identified, output_field=BooleanField()), **shown)
+        .annotate(
+            identified=ExpressionWrapper(identified, output_field=BooleanField()),
+            complete=ExpressionWrapper(complete, output_field=BooleanField()),
+            **shown,
+        )
     )
     queryset._iterable_class = _RedactingIterable
     return queryset
+
+
+def exported_people(viewer: Viewer, queryset: QuerySet | None = None) -> QuerySet:
+    """People as they leave through the API (JSON, CSV) and any download: `visible_people`, and the fields
+    a curator marked "never export" blank for everyone, the holder's own members and sessions included."""
+    return visible_people(viewer, queryset, export=True)
 
 
 def people_count_base(viewer: Viewer) -> QuerySet:
@@ -602,20 +645,28 @@ def people_count_base(viewer: Viewer) -> QuerySet:
     return Person.objects.filter(person_q(viewer))
 
 
-def people_search_q(viewer: Viewer, forms: list[str], raw: str) -> Q:
+_NAME_FIELDS = ("name_latin", "name_uyghur", "name_chinese", "aliases")
+
+
+def people_search_q(viewer: Viewer, forms: list[str], raw: str, *, export: bool = False) -> Q:
     """A search across scripts: the reference and prefecture for anyone; names, aliases and external
     references only among the people whose names the viewer may see (a match on a hidden name would tell
-    that the name is on record)."""
+    that the name is on record), and each only where the field itself may be shown (`_field_shown_q`: a
+    field marked "never export" is searched on the holder's own pages only, never through the API)."""
     raw = raw.strip()
     q = Q(reference__iexact=raw) | Q(prefecture__icontains=raw)
     names = Q(pk__in=[])
+    # The search key holds every name and alias: searched only where all of them may be shown.
+    key_shown = Q()
+    for field in _NAME_FIELDS:
+        key_shown &= _field_shown_q(viewer, field, export=export)
     for form in forms:
-        names |= Q(search_key__icontains=form)
-    for field in ("name_latin", "name_uyghur", "name_chinese", "aliases"):
-        names |= Q(**{f"{field}__icontains": raw})
+        names |= key_shown & Q(search_key__icontains=form)
+    for field in _NAME_FIELDS:
+        names |= _field_shown_q(viewer, field, export=export) & Q(**{f"{field}__icontains": raw})
     for field in ("xvdb_entry", "wgeid_ref", "un_communication_ref"):
-        names |= Q(**{f"{field}__iexact": raw})
-    return q | (person_identified_q(viewer) & names)
+        names |= _field_shown_q(viewer, field, export=export) & Q(**{f"{field}__iexact": raw})
+    return q | names
 
 
 def get_person_for(viewer: Viewer, reference: str, queryset: QuerySet | None = None) -> Person:
@@ -670,6 +721,12 @@ def get_person_status_for_review(viewer: Viewer, pk: int) -> PersonStatus:
         return person_review_queue(viewer).select_related("person").get(pk=pk)
     except (PersonStatus.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404 from None
+
+
+def may_mark_never_export(viewer: Viewer, organisation_id: int | None) -> bool:
+    """Which fields of a person never leave through an export is a curator's decision, of the holding
+    organisation only."""
+    return viewer.is_curator and organisation_id is not None and organisation_id == viewer.organisation_id
 
 
 def admin_people(viewer: Viewer, queryset: QuerySet | None = None) -> QuerySet:

@@ -251,3 +251,34 @@ def test_other_organisation_admin_cannot_open_the_record(world):
     assert world.hidden.reference not in client.get("/admin/cases/person/").content.decode()
     member = _session(world.carol)
     assert world.hidden.reference in member.get("/admin/cases/person/").content.decode()
+
+
+# --- Never export (issue 12, item 5): each field x persona x output that leaves (API JSON, CSV) --------------
+
+_EXPORTS = {
+    "api_list": lambda p: "/api/v1/people/",
+    "api_shown": lambda p: f"/api/v1/people/{p.shown.reference}/",
+    "api_csv": lambda p: "/api/v1/people/?format=csv",
+}
+
+
+@pytest.mark.parametrize("field", sorted(FIELDS))
+def test_a_field_marked_never_export_leaves_through_no_output(world, field):
+    from cases.people.models import Person
+
+    services.change_person(Person.objects.get(pk=world.shown.pk), by=world.carol, never_export=field)
+    marker = markers("Ok")[field]
+    others = [value for name, value in markers("Ok").items() if name != field and name != "document_refs"]
+    for who, client in {
+        "member": _session(world.carol),
+        "other": _session(world.oscar),
+        "public_key": _key(world.public_secret),
+        "partners_key": _key(world.partners_secret),
+    }.items():
+        for output, url in _EXPORTS.items():
+            text = client.get(url(world)).content.decode()
+            assert not _has(text, marker), (who, output, field)
+            assert all(_has(text, other) for other in others), (who, output)  # the rest still travels
+    # The holder's own page still shows it.
+    page = _session(world.carol).get(reverse("cases:person", args=[world.shown.reference])).content.decode()
+    assert marker in unescape(page)

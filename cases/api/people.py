@@ -1,9 +1,10 @@
-"""/api/v1/people/: read-only, redacted by consent and clearance in the database (access.visible_people).
+"""/api/v1/people/: read-only, redacted by consent and clearance in the database (access.exported_people).
 
 A partner key sees the people its clearance allows (`public` or `partners` confidentiality; `internal`
 never leaves through a key); a name and every identifying detail travel only with consent (`yes`), or to
 the holding organisation's own signed-in members. Status entries are the published ones only, without
-their free-text note. Every detail read is audited (`person.read`), every list page (`person.list`).
+their free-text note. Fields a curator marked "never export" are empty for everyone, the holder's own
+members included, and the search does not match them. Every detail read is audited (`person.read`), every list page (`person.list`).
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ class PersonSerializer(serializers.ModelSerializer):
 
 
 class ApiPersonFilter(PersonFilter):
+    # The search never matches a field marked "never export" (access.people_search_q).
+    export = True
+
     def __init__(self, data=None, queryset=None, *, request=None, **kwargs):
         super().__init__(data, queryset=queryset, request=request, viewer=access.viewer_for_request(request))
 
@@ -118,7 +122,8 @@ class PersonViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     lookup_field = "reference"
 
     def get_queryset(self) -> QuerySet:
-        return access.visible_people(self.viewer).prefetch_related(
+        # Fields a curator marked "never export" are blank here for everyone (access.exported_people).
+        return access.exported_people(self.viewer).prefetch_related(
             Prefetch("recommendations", queryset=Recommendation.objects.only("id", "code").order_by("code")),
             Prefetch(
                 "statuses",

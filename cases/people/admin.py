@@ -5,6 +5,7 @@ cases.people.services; status entries are shown, never edited (the review happen
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +14,7 @@ from cases import access
 from cases.admin.base import ReadOnlyMixin, ScopedLookupsMixin, _errors, _viewer
 
 from . import services
+from .forms import NeverExportField
 from .models import Person, PersonStatus
 from .services import PERSON_FIELDS
 
@@ -26,8 +28,18 @@ class PersonStatusInline(ReadOnlyMixin, admin.TabularInline):
     ordering = ["-occurred_on", "-id"]
 
 
+class PersonAdminForm(forms.ModelForm):
+    never_export = NeverExportField()
+
+    class Meta:
+        model = Person
+        # The admin asks for the fieldsets' fields (ModelAdmin.get_form); this is the one declared here.
+        fields = ["never_export"]
+
+
 @admin.register(Person)
 class PersonAdmin(ScopedLookupsMixin, admin.ModelAdmin):
+    form = PersonAdminForm
     list_display = [
         "reference",
         "name_latin",
@@ -54,7 +66,7 @@ class PersonAdmin(ScopedLookupsMixin, admin.ModelAdmin):
         (_("Names"), {"fields": ["reference", "name_latin", "name_uyghur", "name_chinese", "aliases"]}),
         (_("Details"), {"fields": ["gender", "birth_year", "ethnicity", "prefecture", "occupation"]}),
         (_("References"), {"fields": ["xvdb_entry", "wgeid_ref", "un_communication_ref", "document_refs"]}),
-        (_("Protection"), {"fields": ["consent", "risk", "confidentiality"]}),
+        (_("Protection"), {"fields": ["consent", "risk", "confidentiality", "never_export"]}),
         (_("Situation"), {"fields": ["recommendations", "current_status", "current_facility", "status_on"]}),
         (_("Record"), {"fields": ["merged_into", "created_at"]}),
     ]
@@ -91,8 +103,10 @@ class PersonAdmin(ScopedLookupsMixin, admin.ModelAdmin):
         form.cleaned_data.pop("recommendations", None)
 
     def save_related(self, request, form, formsets, change):
-        # Links are written by the services above; the inline is read-only.
-        pass
+        # Links are written by the services above; the inline is read-only: nothing of it is saved, and the
+        # admin's change message reads that nothing was (it expects what formset.save() sets).
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     @admin.action(description=_("Merge the two selected records (the older one is kept)"))
     def merge_selected(self, request, queryset):

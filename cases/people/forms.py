@@ -6,13 +6,23 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from cases import access
 from cases.filters import MAX_QUERY_LENGTH
 
 from . import dedupe
-from .models import Consent, FacilityType, Person, PersonStatus, PersonStatusKind
+from .models import (
+    NEVER_EXPORT_FIELDS,
+    Consent,
+    FacilityType,
+    Person,
+    PersonStatus,
+    PersonStatusKind,
+    canonical_never_export,
+    never_export_names,
+)
 
 
 class PersonFilter(django_filters.FilterSet):
@@ -38,6 +48,9 @@ class PersonFilter(django_filters.FilterSet):
         model = Person
         fields = ["status", "facility_type", "recommendation", "prefecture", "consent", "q"]
 
+    # The API's subclass sets it: a field marked "never export" is then never matched by the search.
+    export = False
+
     def __init__(self, *args, viewer: access.Viewer, **kwargs):
         super().__init__(*args, **kwargs)
         self.viewer = viewer
@@ -50,10 +63,35 @@ class PersonFilter(django_filters.FilterSet):
         value = (value or "").strip()
         if not value:
             return queryset
-        return queryset.filter(access.people_search_q(self.viewer, dedupe.query_forms(value), value))
+        return queryset.filter(
+            access.people_search_q(self.viewer, dedupe.query_forms(value), value, export=self.export)
+        )
+
+
+class NeverExportField(forms.MultipleChoiceField):
+    """The fields a curator marks "never export", as checkboxes; cleans to the stored form (names in
+    canonical order, space-separated), and shows a stored value ticked."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", _("Never export"))
+        kwargs.setdefault("help_text", Person._meta.get_field("never_export").help_text)
+        choices = [
+            (name, capfirst(Person._meta.get_field(name).verbose_name)) for name in NEVER_EXPORT_FIELDS
+        ]
+        super().__init__(choices=choices, **kwargs)
+
+    def prepare_value(self, value):
+        return never_export_names(value) if isinstance(value, str) else value
+
+    def clean(self, value):
+        return canonical_never_export(super().clean(value))
 
 
 class PersonForm(forms.ModelForm):
+    never_export = NeverExportField()
     recommendations = forms.CharField(
         label=_("Recommendations"),
         required=False,
@@ -79,6 +117,7 @@ class PersonForm(forms.ModelForm):
             "consent",
             "risk",
             "confidentiality",
+            "never_export",
         ]
         widgets = {
             "name_uyghur": forms.TextInput(attrs={"dir": "rtl", "lang": "ug"}),
@@ -86,6 +125,12 @@ class PersonForm(forms.ModelForm):
             "aliases": forms.Textarea(attrs={"rows": 3, "dir": "auto"}),
             "document_refs": forms.Textarea(attrs={"rows": 2}),
         }
+
+    def __init__(self, *args, may_mark_never_export: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_mark_never_export:
+            # Curators only (access.may_mark_never_export); a posted value is then simply not read.
+            del self.fields["never_export"]
 
     def clean_recommendations(self):
         from cases.models import Recommendation
@@ -98,7 +143,7 @@ class PersonForm(forms.ModelForm):
         return found
 
     def service_kwargs(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+        return {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.fields}
 
 
 class StatusForm(forms.ModelForm):

@@ -8,6 +8,7 @@ fields, is decided in cases/access.py (`# --- People`), never here.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -67,6 +68,44 @@ class StatusBasis(models.TextChoices):
     MEDIA = "media", _("Media")
 
 
+# The fields a curator may mark "never export" (Person.never_export): everything that identifies a person.
+# Bookkeeping (reference, consent, risk, confidentiality, the search key) is not a detail of the person, and
+# the prefecture and status history are what anyone who may know of the case sees by design.
+NEVER_EXPORT_FIELDS: tuple[str, ...] = (
+    "name_latin",
+    "name_uyghur",
+    "name_chinese",
+    "aliases",
+    "gender",
+    "birth_year",
+    "ethnicity",
+    "occupation",
+    "xvdb_entry",
+    "wgeid_ref",
+    "un_communication_ref",
+    "document_refs",
+)
+
+
+def never_export_names(value: str) -> list[str]:
+    """The field names of a stored (or typed) `never_export` value: space-separated, in any order."""
+    return (value or "").split()
+
+
+def canonical_never_export(names) -> str:
+    """The stored form: the names once each, in the order of NEVER_EXPORT_FIELDS, space-separated."""
+    chosen = set(names)
+    return " ".join(name for name in NEVER_EXPORT_FIELDS if name in chosen)
+
+
+def validate_never_export(value: str) -> None:
+    unknown = sorted(set(never_export_names(value)) - set(NEVER_EXPORT_FIELDS))
+    if unknown:
+        raise ValidationError(
+            _("These cannot be marked “never export”: %(names)s."), params={"names": ", ".join(unknown)}
+        )
+
+
 class PersonQuerySet(models.QuerySet):
     def active(self) -> PersonQuerySet:
         """People not merged into another record (a merged record stays, pointing at the survivor)."""
@@ -106,6 +145,18 @@ class Person(TimeStamped):
         default=Confidentiality.INTERNAL,
         help_text=_(
             "Who outside your organisation may know this case exists. Names leave it only with consent."
+        ),
+    )
+    # Fields that never leave through the API (JSON, CSV) or a download, whoever asks; still shown on the
+    # holding organisation's own pages. Names from NEVER_EXPORT_FIELDS, space-separated (canonical order).
+    never_export = models.CharField(
+        _("never export"),
+        max_length=300,
+        blank=True,
+        validators=[validate_never_export],
+        help_text=_(
+            "These details never leave through the API, CSV or any download, whatever the clearance; "
+            "your organisation's own pages still show them."
         ),
     )
     recommendations = models.ManyToManyField(Recommendation, blank=True, related_name="people")
@@ -176,6 +227,16 @@ class Person(TimeStamped):
         from django.urls import reverse
 
         return reverse("cases:person", args=[self.reference])
+
+    @property
+    def never_export_set(self) -> set[str]:
+        return set(never_export_names(self.never_export))
+
+    def never_export_labels(self) -> list[str]:
+        """The marked fields' names as a person reads them (the holder's page)."""
+        return [
+            str(self._meta.get_field(name).verbose_name) for name in never_export_names(self.never_export)
+        ]
 
 
 class PublishedStatusImmutable(Exception):
@@ -313,6 +374,7 @@ class PersonStatusTransition(models.Model):
 
 
 __all__ = [
+    "NEVER_EXPORT_FIELDS",
     "Consent",
     "FacilityType",
     "Gender",

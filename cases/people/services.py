@@ -20,7 +20,15 @@ from cases.services import _check_reviewer, _check_transition, organisation_of
 from tracker.accounts import audit
 
 from . import dedupe
-from .models import Person, PersonStatus, PersonStatusKind, PersonStatusTransition
+from .models import (
+    Person,
+    PersonStatus,
+    PersonStatusKind,
+    PersonStatusTransition,
+    canonical_never_export,
+    never_export_names,
+    validate_never_export,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -44,6 +52,7 @@ PERSON_FIELDS = {
     "consent",
     "risk",
     "confidentiality",
+    "never_export",
 }
 
 
@@ -65,7 +74,9 @@ def add_person(*, created_by: User, recommendations: Iterable[Recommendation] = 
     unknown = set(fields) - PERSON_FIELDS
     if unknown:
         raise TypeError(f"unexpected fields: {sorted(unknown)}")
-    person = Person(organisation=organisation_of(created_by), created_by=created_by, **fields)
+    organisation = organisation_of(created_by)
+    _clean_never_export(fields, by=created_by, organisation_id=organisation.pk)
+    person = Person(organisation=organisation, created_by=created_by, **fields)
     if not dedupe.names_of(person) and not person.xvdb_entry and not person.wgeid_ref:
         raise ValidationError({"name_latin": [_("Give at least one name or an external reference.")]})
     person.search_key = dedupe.search_key(person)
@@ -88,12 +99,45 @@ def add_person(*, created_by: User, recommendations: Iterable[Recommendation] = 
     audit.record(
         "person.add", actor=created_by, target=person, consent=person.consent, links=len(recommendations)
     )
+    _record_never_export(person, by=created_by, was="")
     return person
 
 
 def _check_holder(person: Person, user: User) -> None:
     if person.organisation_id != organisation_of(user).pk:
         raise PermissionDenied(_("Only the organisation that holds this record can change it."))
+
+
+def _clean_never_export(fields: dict, *, by: User, organisation_id: int, was: str = "") -> None:
+    """Canonicalise a `never_export` value in `fields` (a string of names, or a list of them) and refuse
+    a change by anyone but a curator of the holding organisation (access.may_mark_never_export)."""
+    from cases import access
+
+    if "never_export" not in fields:
+        return
+    value = fields["never_export"]
+    names = value.split() if isinstance(value, str) else list(value or ())
+    try:
+        validate_never_export(" ".join(names))
+    except ValidationError as exc:
+        raise ValidationError({"never_export": exc.messages}) from None
+    fields["never_export"] = canonical_never_export(names)
+    if fields["never_export"] != was and not access.may_mark_never_export(
+        access.viewer_for_user(by), organisation_id
+    ):
+        raise PermissionDenied(_("Only a curator of the holding organisation marks fields “never export”."))
+
+
+def _record_never_export(person: Person, *, by: User, was: str) -> None:
+    before, after = set(never_export_names(was)), person.never_export_set
+    if before != after:
+        audit.record(
+            "person.never_export",
+            actor=by,
+            target=person,
+            added=canonical_never_export(after - before).split(),
+            removed=canonical_never_export(before - after).split(),
+        )
 
 
 @transaction.atomic
@@ -104,6 +148,8 @@ def change_person(person: Person, *, by: User, **fields) -> Person:
     unknown = set(fields) - PERSON_FIELDS
     if unknown:
         raise TypeError(f"unexpected fields: {sorted(unknown)}")
+    was = person.never_export
+    _clean_never_export(fields, by=by, organisation_id=person.organisation_id, was=was)
     changed = sorted(name for name, value in fields.items() if getattr(person, name) != value)
     for name in changed:
         setattr(person, name, fields[name])
@@ -112,6 +158,7 @@ def change_person(person: Person, *, by: User, **fields) -> Person:
     person.save()
     if changed:
         audit.record("person.change", actor=by, target=person, fields=changed)
+    _record_never_export(person, by=by, was=was)
     return person
 
 
@@ -342,8 +389,12 @@ def merge_people(survivor: Person, duplicate: Person, *, by: User) -> Person:
     for field in ("birth_year", "prefecture", "ethnicity", "occupation", *dedupe.EXTERNAL_REFS):
         if not getattr(survivor, field) and getattr(duplicate, field):
             setattr(survivor, field, getattr(duplicate, field))
+    # What either record kept from exports stays kept (the stricter of the two).
+    never_export_was = survivor.never_export
+    survivor.never_export = canonical_never_export(survivor.never_export_set | duplicate.never_export_set)
     survivor.search_key = dedupe.search_key(survivor)
     survivor.save()
+    _record_never_export(survivor, by=by, was=never_export_was)
     moved = PersonStatus.objects.filter(person=duplicate).update(person=survivor, updated_at=timezone.now())
     survivor.recommendations.add(*duplicate.recommendations.all())
     duplicate.merged_into = survivor

@@ -96,8 +96,9 @@ def person_detail(request: HttpRequest, viewer: access.Viewer, reference: str) -
 @access.require_role(access.MONITOR)
 def person_new(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
     duplicates = []
+    may_mark = access.may_mark_never_export(viewer, viewer.organisation_id)
     if request.method == "POST":
-        form = PersonForm(request.POST)
+        form = PersonForm(request.POST, may_mark_never_export=may_mark)
         if form.is_valid():
             data = form.service_kwargs()
             duplicates = services.likely_duplicates(
@@ -126,7 +127,9 @@ def person_new(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
                     )
                     return redirect(person)
     else:
-        form = PersonForm(initial={"recommendations": request.GET.get("recommendation", "")})
+        form = PersonForm(
+            initial={"recommendations": request.GET.get("recommendation", "")}, may_mark_never_export=may_mark
+        )
     return render(request, "cases/people/form.html", {"form": form, "duplicates": duplicates})
 
 

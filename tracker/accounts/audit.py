@@ -79,6 +79,8 @@ EVENTS: dict[str, int] = {
     "person.link": logging.INFO,
     "person.list": logging.INFO,
     "person.merge": logging.WARNING,
+    # A curator changed which fields of a person never leave through the API or a download (names only).
+    "person.never_export": logging.WARNING,
     "person.read": logging.INFO,
     "person.status_publish": logging.INFO,
     "person.status_return": logging.INFO,
