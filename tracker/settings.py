@@ -82,6 +82,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tracker.webhooks",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -427,6 +428,13 @@ TRACKER_DEFAULT_ORGANISATION = os.environ.get("TRACKER_DEFAULT_ORGANISATION", "D
 # Backups (`manage.py backup`/`restore`) are encrypted with BACKUP_KEY (32 random bytes, urlsafe base64) or,
 # failing that, a key derived from BACKUP_PASSPHRASE; with neither, `backup` refuses to run.
 BACKUP_KEY = os.environ.get("BACKUP_KEY", "")
+# Webhooks (tracker/webhooks): an endpoint is paused after this many failed attempts in a row. Endpoints
+# may not resolve to loopback, private, link-local, multicast or reserved addresses; WEBHOOKS_ALLOW_LOOPBACK=1
+# lets loopback through (tests, a receiver on this machine), with a warning in the log when DEBUG is off.
+WEBHOOKS_PAUSE_AFTER = env_int("WEBHOOKS_PAUSE_AFTER", 10)
+WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK")
+WEBHOOKS_TIMEOUT = env_int("WEBHOOKS_TIMEOUT", 5)
+
 BACKUP_PASSPHRASE = os.environ.get("BACKUP_PASSPHRASE", "")
 
 # Logs in UTC on stderr; the "security" logger is the audit trail of sign-ins, refusals and reviews.

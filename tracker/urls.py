@@ -14,6 +14,8 @@ urlpatterns = [
     # so the hashed name of the manifest storage is used in production.
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("img/favicon.svg")), name="favicon"),
     path("admin/", admin.site.urls),
+    # Partners' webhook endpoints (tracker/webhooks), ahead of the export's catch-all 404 under /api/.
+    path("api/v1/webhooks/", include("tracker.webhooks.urls")),
     path("api/", include("cases.api.urls")),
     # The language switcher's POST (Django's set_language, plus the account's remembered language).
     path("i18n/setlang/", language.set_language, name="set_language"),

@@ -90,6 +90,11 @@ EVENTS: dict[str, int] = {
     "apikey.revoke": logging.INFO,
     "apikey.refused": logging.INFO,
     "apikey.throttled": logging.WARNING,
+    # Webhook endpoints (tracker/webhooks): registered, deleted, paused after failures in a row, resumed.
+    "webhook.create": logging.INFO,
+    "webhook.delete": logging.INFO,
+    "webhook.pause": logging.WARNING,
+    "webhook.resume": logging.INFO,
     # Imports
     "import.apply": logging.INFO,
     "import.discard": logging.INFO,
