@@ -7,7 +7,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 # Local development only: `make run` is never a production server.
-DEV_ENV := DEBUG=1 ALLOWED_HOSTS=127.0.0.1,localhost
+DEV_ENV := DEBUG=1 ALLOWED_HOSTS=127.0.0.1,localhost PUBLIC_SITE=1
 # `make run`'s task worker: the database backend's, or RQ's when TASKS_URL=redis://… is set.
 WORKER := $(if $(TASKS_URL),rqworker --with-scheduler default,db_worker --no-reload --interval 0.5)
 WORKER_PID := var/dev-worker.pid
@@ -42,13 +42,14 @@ lock:
 run: $(STAMP) messages
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(DEV_ENV) $(BIN)/python manage.py load_dataset fixtures/ohchr-xinjiang-2022.json
-	$(DEV_ENV) $(BIN)/python manage.py bootstrap_admin
+	$(DEV_ENV) $(BIN)/python manage.py bootstrap_admin --save var/first-admin.txt
 	@# The task worker runs beside the server and stops with it (db_worker; rqworker when TASKS_URL is set). A
 	@# worker left by an earlier run that did not end cleanly is stopped first, so there is always one.
 	@mkdir -p var
 	@pid=$$(cat $(WORKER_PID) 2>/dev/null); if [ -n "$$pid" ] && grep -qa worker /proc/$$pid/cmdline 2>/dev/null; then kill $$pid; fi
 	$(DEV_ENV) $(BIN)/python manage.py $(WORKER) & echo $$! > $(WORKER_PID); \
 	  trap 'if [ -f $(WORKER_PID) ]; then kill $$(cat $(WORKER_PID)) 2>/dev/null; rm -f $(WORKER_PID); fi' EXIT INT TERM; \
+	  if [ -f var/first-admin.txt ]; then (sleep 3; echo; echo "==> Sign in at http://127.0.0.1:$(PORT)/ as the admin in var/first-admin.txt (delete the file once you have)"; echo) & fi; \
 	  $(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Everything, browser and slow tests included (what CI runs).

@@ -101,6 +101,20 @@ def test_bootstrap_admin_creates_one_superuser_once():
     assert AuditEvent.objects.filter(event="user.create", fields={"role": "operator"}).count() == 1
 
 
+def test_bootstrap_admin_saves_the_sign_in_to_a_private_file(tmp_path):
+    path = tmp_path / "var" / "first-admin.txt"
+    out = io.StringIO()
+    call_command("bootstrap_admin", "--save", str(path), stdout=out)
+    password = out.getvalue().split("password: ")[1].split()[0]
+    assert path.read_text() == f"username: admin\npassword: {password}\n"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert get_user_model().objects.get(username="admin").check_password(password)
+    # Once a superuser exists nothing is written again (the file keeps the first sign-in).
+    path.unlink()
+    call_command("bootstrap_admin", "--save", str(path), stdout=io.StringIO())
+    assert not path.exists()
+
+
 def test_healthz_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200
