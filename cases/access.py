@@ -414,6 +414,64 @@ def get_recommendation(code: str) -> Recommendation:
         raise Http404 from None
 
 
+# --- What leaves the organisation: the correction log, feeds, permalinks ---------------------------------
+
+
+def outside_viewer(viewer: Viewer) -> Viewer:
+    """The viewer as seen from outside any organisation: her clearance levels, never `internal`, never
+    unpublished work. The public pages, the correction log and every feed (a partner key's too) read
+    through it, so a signed-in member sees on them exactly what the public (or her key) would."""
+    levels = tuple(level for level in viewer.levels if level != Confidentiality.INTERNAL)
+    return Viewer(levels=levels or (Confidentiality.PUBLIC,))
+
+
+def published_changes(viewer: Viewer = ANONYMOUS, queryset: QuerySet | None = None) -> QuerySet:
+    """Published assessments (publications and corrections) as they leave the organisation, newest
+    publication first, each with the cited sources `viewer`'s clearance allows (`with_cited_evidence`:
+    `visible_evidence` and `withheld_count`) and the assessment it corrects joined, with its own visible
+    sources (`corrects.visible_evidence`). Whoever asks, only published rows: this is what feeds and
+    public pages show."""
+    viewer = outside_viewer(viewer)
+    queryset = Assessment.objects.all() if queryset is None else queryset
+    evidence = Evidence.objects.order_by("-published_on", "title", "pk")
+    return (
+        # `outside_viewer` is no member of anything: `visible_assessments` gives it published rows only.
+        with_cited_evidence(viewer, visible_assessments(viewer, queryset), evidence=evidence)
+        .select_related("recommendation", "recommendation__document", "corrects")
+        .prefetch_related(
+            Prefetch(
+                "corrects__evidence", queryset=visible_evidence(viewer, evidence), to_attr="visible_evidence"
+            )
+        )
+        .order_by("-published_at", "-id")
+    )
+
+
+def published_corrections(viewer: Viewer = ANONYMOUS, queryset: QuerySet | None = None) -> QuerySet:
+    """The correction log: published assessments that correct a published one, newest first, with the
+    sources of both versions `viewer`'s clearance allows (the corrected version's as
+    `corrects.visible_evidence`). An unpublished correction is never in it."""
+    return published_changes(viewer, queryset).filter(
+        corrects__isnull=False, corrects__review_state=ReviewState.PUBLISHED
+    )
+
+
+def get_published_assessment(pk: int, viewer: Viewer = ANONYMOUS) -> Assessment:
+    """One published assessment for its public permalink, with the sources `viewer`'s clearance allows and
+    `correction_id` (the published assessment that corrects it, if any); 404 for anything unpublished,
+    whose existence is not the public's to know."""
+    try:
+        return published_changes(viewer).with_correction().get(pk=pk)
+    except (Assessment.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404 from None
+
+
+def public_feed_evidence(viewer: Viewer) -> QuerySet:
+    """Sources a feed may list as entries: what `viewer`'s clearance allows (a partners key: public and
+    partners), as the API's evidence list does; never `internal`, whoever asks."""
+    return visible_evidence(outside_viewer(viewer)).order_by("-created_at", "-id")
+
+
 # --- Accounts
 
 

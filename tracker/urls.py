@@ -27,6 +27,8 @@ urlpatterns += i18n_patterns(
     path("accounts/", include("tracker.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("notifications/", include("tracker.notifications.urls")),
+    # The correction log, assessment permalinks, the status image and the public Atom feeds (PUBLIC_SITE).
+    path("", include("cases.public_feeds_urls")),
     path("", include("cases.urls")),
     prefix_default_language=False,
 )

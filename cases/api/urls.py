@@ -6,6 +6,8 @@ Lookups take any path segment (`str`), not a slug or int converter: a malformed 
 
 from django.urls import path
 
+from cases.feeds import PartnerFeedView
+
 from . import export, people, schema, views
 
 app_name = "api"
@@ -30,6 +32,8 @@ urlpatterns = [
     path("v1/themes/<str:slug>/", views.ThemeViewSet.as_view(DETAIL), name="theme-detail"),
     path("v1/people/", people.PersonViewSet.as_view(LIST), name="person-list"),
     path("v1/people/<str:reference>/", people.PersonViewSet.as_view(DETAIL), name="person-detail"),
+    # The partner feed (Atom): published changes and the sources the key's clearance allows (cases/feeds.py).
+    path("v1/feed.atom", PartnerFeedView.as_view(), name="feed"),
     *(
         path(f"v1/export/{name}.csv", view.as_view(), name=f"export-{name}")
         for name, view in export.EXPORTS.items()
