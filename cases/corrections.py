@@ -18,7 +18,7 @@ from django.conf import settings
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language, get_language_bidi
+from django.utils.translation import get_language, get_language_bidi, to_locale
 from django.utils.translation import gettext as _
 
 from .models import Assessment, Basis, ImplementationStatus, StateResponse
@@ -48,6 +48,23 @@ def recommendation_permalink(code: str) -> str:
     """`/public/recommendations/<code>/` in the current language (the public recommendation page), derived
     from the status image's address beside it, so it is the same path whichever module serves the page."""
     return reverse("public_feeds:status-svg", args=[code]).removesuffix("status.svg")
+
+
+def recommendation_share(request, recommendation) -> dict:
+    """The link-preview metadata of a public recommendation page, for
+    `{% include "public/corrections_share_meta.html" %}` in its <head>: title (code and status), the start
+    of its text, its permanent address and its status image."""
+    from .templatetags.tracker_ui import _status_items
+
+    items, _claim = _status_items(recommendation)
+    url = request.build_absolute_uri(recommendation_permalink(recommendation.code))
+    return {
+        "title": f"{recommendation.code} — " + "; ".join(f"{item.label}: {item.text}" for item in items),
+        "description": recommendation.text[:300],
+        "url": url,
+        "image": url + "status.svg",
+        "locale": to_locale(get_language()),
+    }
 
 
 # --- What a correction changed -------------------------------------------------------------------------

@@ -387,3 +387,14 @@ def test_partner_feed_with_public_key_shows_public_material_only(client, record,
     assert record.public_ev.url in content
     assert record.partners_ev.url not in content and record.partners_ev.title not in content
     assert record.internal_ev.url not in content
+
+
+def test_recommendation_share_metadata_for_the_public_recommendation_page(rf, record):
+    from cases import access
+    from cases.corrections import recommendation_share
+
+    share = recommendation_share(rf.get("/"), access.get_recommendation("XJ22-151-i"))
+    assert share["url"] == "http://testserver/public/recommendations/XJ22-151-i/"
+    assert share["image"] == "http://testserver/public/recommendations/XJ22-151-i/status.svg"
+    assert share["title"].startswith("XJ22-151-i — Implementation: Partially implemented")
+    assert share["description"].startswith("Takes prompt steps")
