@@ -62,6 +62,13 @@ def isodate(value, precision: str = "date") -> SafeString | str:
     return format_html('<time datetime="{}">{}</time>', value.isoformat(), value.isoformat())
 
 
+@register.filter
+def ltr(value) -> SafeString:
+    """`{% blocktranslate with code=recommendation.code|ltr %}`: a code, URL or ISO date isolated left to right
+    (`<bdi dir="ltr">`) inside a translated sentence, so it reads the same in a right-to-left one."""
+    return format_html('<bdi dir="ltr">{}</bdi>', value)
+
+
 @dataclass(frozen=True)
 class StatusItem:
     kind: str  # "implementation", "response" or "claim": the item's class and what the legend explains

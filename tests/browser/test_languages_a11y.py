@@ -101,14 +101,15 @@ LAYOUT = """() => {
   };
 }"""
 
-# Text nodes showing a recommendation code (XJ22-151-i) that are not isolated left to right.
+# Text nodes showing a recommendation code (XJ22-151-i) that are not isolated left to right (text read only by
+# screen readers, .visually-hidden, has no visual order to get wrong).
 CODES_NOT_ISOLATED = r"""() => {
   const code = /[A-Z]{2,}\d{2}-\d+(-[a-z]+)?/;
   const found = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const parent = node.parentElement;
-    if (!code.test(node.data) || parent.closest("script, style, option, textarea, [dir=auto]")) continue;
+    if (!code.test(node.data) || parent.closest("script, style, option, textarea, [dir=auto], .visually-hidden")) continue;
     const isolated = parent.closest("bdi, [dir=ltr]");
     if (!isolated || getComputedStyle(isolated).direction !== "ltr") {
       found.push(`<${parent.tagName.toLowerCase()} class="${parent.className}">${node.data.trim().slice(0, 80)}`);
