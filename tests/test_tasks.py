@@ -337,3 +337,84 @@ def test_a_notification_email_delivered_twice_is_sent_once(backend, personas):
     assert run_tasks() == 1
     assert len(mail.outbox) == 1
     assert Notification.objects.get().attempts == 1
+
+
+# Webhooks (tracker/webhooks) on each backend: a receiver on loopback verifies the signature and fails on
+# purpose twice; each retry is deferred by the backend itself, 1 min then 2 (read back from the backend:
+# the database's `run_after`, RQ's scheduled-job registry), released by hand, and lands with the same
+# idempotency id. tests/test_webhooks.py covers the rest on the database.
+
+
+def _deferred_retry(backend: str) -> float:
+    """Seconds from now until the one deferred task is due; then make it due now (as time passing would)."""
+    if backend == "rq":
+        import django_rq
+
+        queue = django_rq.get_queue("default")
+        registry = queue.scheduled_job_registry
+        [job_id] = registry.get_job_ids()
+        wait = (registry.get_scheduled_time(job_id) - datetime.datetime.now(datetime.UTC)).total_seconds()
+        job = queue.fetch_job(job_id)
+        registry.remove(job)
+        queue.enqueue_job(job)
+        return wait
+    from django_tasks_db.models import DBTaskResult
+
+    [retry] = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    wait = (retry.run_after - timezone.now()).total_seconds()
+    DBTaskResult.objects.filter(pk=retry.pk).update(run_after=timezone.now())
+    return wait
+
+
+def test_a_webhook_is_retried_with_backoff_on_the_worker_until_the_receiver_accepts_it(backend, personas):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cases import services
+    from tests.factories import submit
+    from tracker.webhooks import net
+    from tracker.webhooks import services as webhooks
+    from tracker.webhooks.models import Delivery, Status
+
+    seen = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            signed = net.verify(secret, self.headers["Tracker-Signature"], body)
+            seen.append((self.headers["Tracker-Delivery"], signed))
+            self.send_response(503 if len(seen) <= 2 else 204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with override_settings(WEBHOOKS_ALLOW_LOOPBACK=True):
+            _endpoint, secret = webhooks.create_endpoint(
+                personas.partner_org,
+                url=f"http://127.0.0.1:{server.server_address[1]}/hook",
+                events=["assessment.published"],
+                clearance="partners",
+            )
+            assessment = submit(personas.rec, personas.alice, [personas.public_ev])
+            services.publish_assessment(assessment, reviewer=personas.carol)
+
+            run_tasks()  # the fan-outs (notifications, webhooks), then the first attempt: 503
+            waits = []
+            for _ in range(2):
+                assert Delivery.objects.get().status == Status.FAILED
+                waits.append(_deferred_retry(backend))
+                run_tasks()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    delivery = Delivery.objects.get()
+    assert delivery.status == Status.SUCCEEDED and delivery.response_code == 204 and delivery.attempts == 3
+    assert 50 < waits[0] <= 60 and 110 < waits[1] <= 120  # 1 min, then 2
+    assert seen == [(str(delivery.idempotency_id), True)] * 3
+    assert json.loads(json.dumps(delivery.payload))["data"]["assessment"]["id"] == assessment.pk
