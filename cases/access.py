@@ -414,6 +414,44 @@ def get_recommendation(code: str) -> Recommendation:
         raise Http404 from None
 
 
+# --- The public site (PUBLIC_SITE; cases/public) ---------------------------------------------------------
+# What /public/ pages show, whoever reads them (signed in or not: a page must not show a signed-in reader
+# more than the public copy of it another reader gets from a cache). Its viewer is ANONYMOUS: published
+# assessments only (never submitted, returned or withdrawn), `public` evidence only, people as counts and,
+# with their consent, their names. Accounts are never shown: an assessment is "a monitor's".
+
+
+def public_recommendations(queryset: QuerySet | None = None) -> QuerySet:
+    """Recommendations are reference data, not confidential: all of them, with what a list row shows (the
+    document, the themes, the State claim's status) in a constant number of queries. Their current status
+    is computed from published assessments only (services.recompute_current_status)."""
+    queryset = Recommendation.objects.all() if queryset is None else queryset
+    return queryset.for_list()
+
+
+def public_assessments(queryset: QuerySet | None = None) -> QuerySet:
+    """Published assessments only, whoever asks."""
+    return visible_assessments(ANONYMOUS, queryset)
+
+
+def public_evidence(queryset: QuerySet | None = None) -> QuerySet:
+    """`public` evidence only (never `partners` or `internal`, whoever holds it)."""
+    return visible_evidence(ANONYMOUS, queryset)
+
+
+def public_cited_evidence(queryset: QuerySet) -> QuerySet:
+    """`with_cited_evidence` for the public: each assessment's public sources and the number withheld."""
+    return with_cited_evidence(ANONYMOUS, queryset)
+
+
+def ever_public_evidence() -> QuerySet:
+    """Evidence the public may have seen: public now, or public in any earlier version (simple_history). Its
+    last change dates a public page (cases.public.caching): an item made `internal` must still change the
+    pages it left, while a change to evidence that was never public must not show in any date."""
+    was_public = Evidence.history.filter(confidentiality=Confidentiality.PUBLIC).values("id")
+    return Evidence.objects.filter(Q(confidentiality=Confidentiality.PUBLIC) | Q(pk__in=was_public))
+
+
 # --- What leaves the organisation: the correction log, feeds, permalinks ---------------------------------
 
 
@@ -826,3 +864,29 @@ def admin_people(viewer: Viewer, queryset: QuerySet | None = None) -> QuerySet:
     cases are never curated here, so the admin needs no redaction."""
     queryset = Person.objects.all() if queryset is None else queryset
     return owned(viewer, queryset)
+
+
+# --- People on the public site (cases/public)
+
+
+def public_people(queryset: QuerySet | None = None) -> QuerySet:
+    """The people the public site counts and names: not merged, `public`, and with consent to public
+    advocacy. Nobody else is counted or named on a public page, whatever the holder's other settings."""
+    queryset = Person.objects.all() if queryset is None else queryset
+    return queryset.filter(
+        merged_into__isnull=True, confidentiality=Confidentiality.PUBLIC, consent=Consent.YES
+    )
+
+
+def public_people_names(queryset: QuerySet) -> QuerySet:
+    """The names of `public_people` (consented, so they may be named), read as values: reference, the three
+    scripts and the current status; nothing else about them leaves."""
+    return public_people(queryset).values(
+        "reference", "name_latin", "name_uyghur", "name_chinese", "current_status"
+    )
+
+
+def ever_public_people() -> QuerySet:
+    """People whose changes may date a public page (cases.public.caching): public or consented now, so a
+    consent withdrawn or a record made confidential still changes the pages that counted it."""
+    return Person.objects.filter(Q(confidentiality=Confidentiality.PUBLIC) | Q(consent=Consent.YES))

@@ -51,6 +51,10 @@ if "*" in ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must name the hosts; '*' is refused.")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
+# The public site (/public/…, cases/public): read-only pages anyone may read without signing in, showing only
+# what cases/access.py lets the public see. Off unless asked for: every /public/ address answers 404.
+PUBLIC_SITE = env_bool("PUBLIC_SITE")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -29,6 +29,8 @@ urlpatterns += i18n_patterns(
     path("notifications/", include("tracker.notifications.urls")),
     # The correction log, assessment permalinks, the status image and the public Atom feeds (PUBLIC_SITE).
     path("", include("cases.public_feeds_urls")),
+    # The public site (PUBLIC_SITE=1; 404 otherwise): no sign-in, published and public only.
+    path("public/", include("cases.public.urls")),
     path("", include("cases.urls")),
     prefix_default_language=False,
 )
