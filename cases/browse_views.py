@@ -21,6 +21,7 @@ from django.views.decorators.http import require_safe
 from . import access
 from .filters import AssessmentBrowserFilter
 from .models import Assessment, Evidence
+from .translations.models import attach_translated_text, with_translated_name
 from .views import Sort, _paginate, _prepare_filter_form
 
 # The `sort` parameter is whitelisted; each ordering ends on the unique id, so pages never overlap, and each
@@ -109,8 +110,8 @@ def recommendation_dossier(request: HttpRequest, viewer: access.Viewer, code: st
         request,
         "cases/recommendation_dossier.html",
         {
-            "recommendation": recommendation,
-            "themes": list(recommendation.themes.all()),
+            "recommendation": attach_translated_text(recommendation),
+            "themes": list(with_translated_name(recommendation.themes.all())),
             "timeline": timeline,
             "sources": cited,
             # A printed page travels: say so when it holds what only the viewer's organisation may see.

@@ -186,8 +186,14 @@ class Theme(TimeStamped):
 class RecommendationQuerySet(models.QuerySet):
     def for_list(self) -> RecommendationQuerySet:
         """What a list row shows: the document's name, the themes and the State claim's status (the status
-        card), in a constant number of queries."""
-        return self.select_related("document").prefetch_related("themes").with_claim_status()
+        card), in a constant number of queries. The text and the theme names come with their translation
+        into the active language (cases.translations), annotated in the same queries."""
+        from .translations.models import with_translated_name, with_translated_text
+
+        themes = models.Prefetch("themes", queryset=with_translated_name(Theme.objects.all()))
+        return with_translated_text(
+            self.select_related("document").prefetch_related(themes)
+        ).with_claim_status()
 
     def with_claim_status(self) -> RecommendationQuerySet:
         """`claim_status`: the implementation status the State's latest claim states (or None), joined in the
@@ -765,3 +771,6 @@ class ImportRun(TimeStamped):
 
 # People (individual cases) live in their own package; imported here so Django registers them.
 from .people.models import *  # noqa: E402, F403
+
+# Translations of recommendations and themes (cases/translations), registered the same way.
+from .translations.models import *  # noqa: E402, F403

@@ -1,20 +1,22 @@
 """Text search over recommendations, one interface for every database.
 
-`search_recommendations(queryset, text)` keeps the rows whose code, paragraph or text contain every term of
-`text` (terms are separated by spaces; "double quotes" keep a phrase together). Each backend answers from an
-index, and falls back to `icontains` where its index cannot be trusted, so a search never finds less than
+`search_recommendations(queryset, text)` keeps the rows that contain every term of `text` (terms are
+separated by spaces; "double quotes" keep a phrase together), each term in the code, the paragraph, the text
+or any of the text's translations (cases/translations: a Chinese or Uyghur term finds the recommendation
+whose translation holds it). Each backend answers from an index, and falls back to `icontains` where its index cannot be trusted, so a search never finds less than
 the old `icontains` filter did for the same term (PostgreSQL: for a term at the start of a word):
 
 - SQLite: an FTS5 table with the trigram tokenizer (migration 0002), kept in step by triggers. Trigrams
   match substrings, so a term of three or more characters finds exactly what `icontains` finds (in any
   script: Latin, Chinese, Uyghur Arabic script), but from an index. Shorter terms have no trigram and use
-  `icontains`, narrowed by the indexed terms when there are any.
+  `icontains`, narrowed by the indexed terms when there are any. Translations have an FTS5 table of their
+  own (migration 0010), searched alongside.
 - PostgreSQL: a GIN index on `to_tsvector('simple', code || ' ' || paragraph || ' ' || text)`; a term
   must start a word (a prefix query: "detain" finds "detained", "XJ22-151" finds "XJ22-151-i") and occur
   as typed (ILIKE, checked on the index's candidates only). A term inside a word ("tained") is not
   found there, the one difference from `icontains`. Terms the word parser cannot split reliably — Chinese
   and Japanese, written without spaces, terms of one or two characters, terms with no letter or digit — use
-  `icontains` alone.
+  `icontains` alone. Translations have a GIN index of their own (migration 0010), searched alongside.
 - Any other database: `icontains` for every term.
 
 User input never reaches a query as syntax: FTS5 terms are quoted phrases and PostgreSQL terms are quoted
@@ -35,6 +37,10 @@ FTS_TABLE = "cases_recommendation_fts"
 PG_TEXT = "code || ' ' || paragraph || ' ' || text"
 PG_DOCUMENT = f"to_tsvector('simple', {PG_TEXT})"
 SEARCH_FIELDS = ("code", "paragraph", "text")
+# Translations (cases.translations.models.RecommendationTranslation): their own FTS5 table and GIN index.
+TRANSLATION_TABLE = "cases_recommendationtranslation"
+TRANSLATION_FTS_TABLE = "cases_recommendationtranslation_fts"
+PG_TRANSLATION_DOCUMENT = "to_tsvector('simple', text)"
 # A trigram needs three characters; shorter terms cannot use the FTS5 index.
 MIN_INDEXED_LENGTH = 3
 # Bounded so a pasted page cannot become a query with hundreds of conditions; the form already caps the
@@ -77,10 +83,15 @@ def needs_substring_match(term: str) -> bool:
 
 
 def _icontains(term: str) -> Q:
+    from cases.translations.models import RecommendationTranslation
+
     condition = Q()
     for field in SEARCH_FIELDS:
         condition |= Q(**{f"{field}__icontains": term})
-    return condition
+    # A semi-join rather than a join through `translations`: a row with two matching translations stays
+    # one row.
+    translated = RecommendationTranslation.objects.filter(text__icontains=term).values("recommendation_id")
+    return condition | Q(pk__in=translated)
 
 
 def like_escape(term: str) -> str:
@@ -119,8 +130,16 @@ def search_recommendations(queryset: QuerySet, text: str) -> QuerySet:
             # A semi-join on the FTS table's rowid (= the recommendation's id): one index lookup, whatever
             # the other filters and the ordering are.
             # Only constants are formatted into the SQL; the user's text is a parameter.
-            sql = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
-            queryset = queryset.filter(pk__in=RawSQL(sql, [fts5_query(indexed)]))  # noqa: S611
+            # Translations: the terms may be spread over the original and its translations, so each term
+            # is one semi-join on both tables (still one index lookup per term and table).
+            sql = (
+                f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s "  # noqa: S608
+                f"UNION SELECT recommendation_id FROM {TRANSLATION_TABLE} WHERE id IN "
+                f"(SELECT rowid FROM {TRANSLATION_FTS_TABLE} WHERE {TRANSLATION_FTS_TABLE} MATCH %s)"
+            )
+            for term in indexed:
+                match = fts5_query([term])
+                queryset = queryset.filter(pk__in=RawSQL(sql, [match, match]))  # noqa: S611
     elif vendor == "postgresql":
         indexed = [t for t in terms if not needs_substring_match(t)]
         substring = [t for t in terms if needs_substring_match(t)]
@@ -129,13 +148,16 @@ def search_recommendations(queryset: QuerySet, text: str) -> QuerySet:
             # contain each term as typed, so "151(i)" does not also find "151(ii)". Both conditions sit in
             # the subquery, on the same rows: were ILIKE outside, the planner (which cannot estimate it)
             # could scan the table with it and compute to_tsvector row by row instead of using the index.
-            conditions = [f"{PG_DOCUMENT} @@ to_tsquery('simple', %s)"]
-            params = [tsquery(indexed)]
+            # Each term may be in the original or in a translation: one semi-join per term over both.
+            sql = (
+                f"SELECT id FROM {table} "  # noqa: S608
+                f"WHERE {PG_DOCUMENT} @@ to_tsquery('simple', %s) AND ({PG_TEXT}) ILIKE %s "
+                f"UNION SELECT recommendation_id FROM {TRANSLATION_TABLE} "
+                f"WHERE {PG_TRANSLATION_DOCUMENT} @@ to_tsquery('simple', %s) AND text ILIKE %s"
+            )
             for term in indexed:
-                conditions.append(f"({PG_TEXT}) ILIKE %s")
-                params.append("%" + like_escape(term) + "%")
-            sql = f"SELECT id FROM {table} WHERE {' AND '.join(conditions)}"  # noqa: S608
-            queryset = queryset.filter(pk__in=RawSQL(sql, params))  # noqa: S611
+                params = [tsquery([term]), "%" + like_escape(term) + "%"]
+                queryset = queryset.filter(pk__in=RawSQL(sql, params * 2))  # noqa: S611
     else:
         substring = terms
     for term in substring:

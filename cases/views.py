@@ -22,6 +22,7 @@ from . import access
 from .filters import EvidenceFilter, RecommendationFilter
 from .models import Assessment, Evidence, ImplementationStatus, Recommendation, ReviewState, StateResponse
 from .services import status_changed_on
+from .translations.models import attach_translated_text, with_translated_name
 
 PAGE_SIZE = 50
 LATEST_PUBLISHED = 10
@@ -193,8 +194,8 @@ def recommendation_detail(request: HttpRequest, viewer: access.Viewer, code: str
         request,
         "cases/recommendation_detail.html",
         {
-            "recommendation": recommendation,
-            "themes": list(recommendation.themes.all()),
+            "recommendation": attach_translated_text(recommendation),
+            "themes": list(with_translated_name(recommendation.themes.all())),
             "timeline": timeline,
             "evidence_list": list(
                 access.visible_evidence(viewer)

@@ -56,6 +56,7 @@ REC_FIELDS = [
     "status_updated_at",
     "updated_at",
     "url",
+    "translations",
 ]
 ASSESSMENT_FIELDS = [
     "id",
@@ -99,7 +100,7 @@ DOCUMENT_FIELDS = [
     "updated_at",
     "link",
 ]
-THEME_FIELDS = ["slug", "name", "description", "updated_at", "url"]
+THEME_FIELDS = ["slug", "name", "description", "updated_at", "url", "translations"]
 UTC_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
 
@@ -649,6 +650,9 @@ def test_csv_header_matches_json_fields(world, resource):
                 f"state_claim.{sub}"
                 for sub in ("id", "implementation_status", "state_response", "assessed_on", "url")
             ]
+        elif name == "translations":
+            # One column per content language (cases/translations).
+            expected += ["translations.zh-hans", "translations.ug"]
         else:
             expected.append(name)
     assert header == expected

@@ -112,7 +112,8 @@ def test_empty_export_still_has_its_header(world):
     response = key_client(world.public_secret).get(
         "/api/v1/export/themes.csv", {"updated_since": "2999-01-01"}
     )
-    assert body_of(response) == "slug,name,description,updated_at,url\r\n"
+    header = "slug,name,description,updated_at,url,translations.zh-hans,translations.ug\r\n"
+    assert body_of(response) == header
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,12 @@ from cases.models import (
     Recommendation,
     Theme,
 )
+from cases.translations.admin import (
+    RecommendationTranslationInline,
+    ThemeTranslationInline,
+    save_translations,
+)
+from cases.translations.models import RecommendationTranslation
 
 # --- Documents, themes, recommendations ----------------------------------------------------------------
 
@@ -97,6 +103,7 @@ class ThemeAdmin(ReadableHistoryMixin, GuardedHistoryAdmin):
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at", "updated_at"]
     ordering = ["name"]
+    inlines = [ThemeTranslationInline]
 
     def get_queryset(self, request):
         return (
@@ -208,7 +215,7 @@ class RecommendationAdmin(ReadableHistoryMixin, GuardedHistoryAdmin):
         ),
         (_("Record"), {"fields": ["created_at", "updated_at"]}),
     ]
-    inlines = [EvidenceLinkInline, AssessmentInline]
+    inlines = [RecommendationTranslationInline, EvidenceLinkInline, AssessmentInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("themes")
@@ -245,6 +252,9 @@ class RecommendationAdmin(ReadableHistoryMixin, GuardedHistoryAdmin):
         return ", ".join(theme.name for theme in obj.themes.all())
 
     def save_formset(self, request, form, formset, change):
+        if formset.model is RecommendationTranslation:
+            save_translations(request, formset)
+            return
         if formset.model is not Evidence.recommendations.through:
             super().save_formset(request, form, formset, change)
             return

@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cases.models import Assessment, Document, Evidence, Recommendation, Theme
+from cases.translations.models import ContentLanguage, translation_attr
 
 API_NS = "api"
 
@@ -48,12 +49,49 @@ class ApiLink(serializers.HyperlinkedIdentityField):
         return template.replace(_SLOT, quote(str(value), safe=RFC3986_SUBDELIMS + "/~:@"))
 
 
+class TranslationsSerializer(serializers.Serializer):
+    """Translations by language code (`zh-hans`, `ug`): every key present, null where there is none yet."""
+
+    # One key per content language (cases.translations.ContentLanguage). Nested, so CSV spells its columns
+    # `translations.zh-hans`, `translations.ug`. Read from the `translation_<language>` annotations the
+    # resource's queryset made (translations.with_all_translations): no query per row.
+
+    # The help text of each language's key (lazy, so the schema is read in the request's language).
+    key_help = ""
+
+    def __init__(self, **kwargs):
+        kwargs.update(source="*", read_only=True)
+        super().__init__(**kwargs)
+
+    def get_fields(self):
+        return {
+            language: serializers.CharField(
+                source=translation_attr(language),
+                read_only=True,
+                allow_null=True,
+                help_text=self.key_help,
+            )
+            for language in ContentLanguage.values
+        }
+
+
+class TextTranslationsSerializer(TranslationsSerializer):
+    key_help = _("The text in this language; null if there is no translation yet.")
+
+
+class NameTranslationsSerializer(TranslationsSerializer):
+    key_help = _("The name in this language; null if there is no translation yet.")
+
+
 class ThemeSerializer(serializers.ModelSerializer):
     url = ApiLink("theme-detail", lookup_field="slug", help_text=_("This theme in the API."))
+    translations = NameTranslationsSerializer(
+        help_text=_("Translations of the name by language code (`zh-hans`, `ug`); `name` is the original.")
+    )
 
     class Meta:
         model = Theme
-        fields = ["slug", "name", "description", "updated_at", "url"]
+        fields = ["slug", "name", "description", "updated_at", "url", "translations"]
         extra_kwargs = {
             "slug": {"help_text": _("Stable identifier, used by the `theme` filter of recommendations.")},
             "name": {"help_text": _("Display name.")},
@@ -130,6 +168,11 @@ class RecommendationSerializer(serializers.ModelSerializer):
     url = ApiLink(
         "recommendation-detail", lookup_field="code", help_text=_("This recommendation in the API.")
     )
+    translations = TextTranslationsSerializer(
+        help_text=_(
+            "Translations of the text by language code (`zh-hans`, `ug`); `text` is the original (English)."
+        )
+    )
 
     class Meta:
         model = Recommendation
@@ -146,6 +189,7 @@ class RecommendationSerializer(serializers.ModelSerializer):
             "status_updated_at",
             "updated_at",
             "url",
+            "translations",
         ]
         extra_kwargs = {
             "code": {"help_text": _("Stable public code, e.g. XJ22-151-i; the lookup key.")},

@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 
 from cases import access
 from cases.models import ApiKey, Assessment, Document, Evidence, Recommendation, Theme
+from cases.translations.models import with_all_translations
 
 from . import filters, serializers
 from .authentication import ApiKeyAuthentication
@@ -135,7 +136,8 @@ class RecommendationResource(ApiMixin):
     def get_queryset(self) -> QuerySet:
         # Recommendations are not confidential; the nested state claim is checked to be published. Only the
         # exported columns are read: the full export reads every row, and model instances are its main cost.
-        return (
+        # The translations are subqueries of the same query (the `translations` object).
+        return with_all_translations(
             Recommendation.objects.select_related("document", "state_claim")
             .only(
                 *RECOMMENDATION_COLUMNS,
@@ -203,7 +205,7 @@ class ThemeResource(ApiMixin):
     lookup_field = "slug"
 
     def get_queryset(self) -> QuerySet:
-        return Theme.objects.all()
+        return with_all_translations(Theme.objects.all())
 
 
 # --- Viewsets -------------------------------------------------------------------------------------------
