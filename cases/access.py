@@ -853,6 +853,12 @@ def get_person_status_for_review(viewer: Viewer, pk: int) -> PersonStatus:
         raise Http404 from None
 
 
+def may_cite_people_counts(viewer: Viewer) -> bool:
+    """Citing a recommendation's people counts in an assessment (a dated snapshot, counts only, as an
+    internal source of her organisation): whoever records assessments, a monitor."""
+    return has_role(viewer, MONITOR)
+
+
 def may_mark_never_export(viewer: Viewer, organisation_id: int | None) -> bool:
     """Which fields of a person never leave through an export is a curator's decision, of the holding
     organisation only."""

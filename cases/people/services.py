@@ -402,3 +402,102 @@ def merge_people(survivor: Person, duplicate: Person, *, by: User) -> Person:
     recompute_person_status(survivor)
     audit.record("person.merge", actor=by, target=survivor, merged=duplicate.pk, entries=moved)
     return survivor
+
+
+# --- Counts as evidence ------------------------------------------------------------------------------------
+
+
+def count_people(viewer, recommendation: Recommendation) -> dict[str, int]:
+    """How many of the people linked to `recommendation` whom `viewer` may know of (access.people_count_base)
+    are in each current status; people without a published status are not counted. One query."""
+    from django.db.models import Count
+
+    from cases import access
+
+    return dict(
+        access.people_count_base(viewer)
+        .filter(recommendations=recommendation)
+        .exclude(current_status="")
+        .order_by()
+        .values("current_status")
+        .annotate(n=Count("pk", distinct=True))
+        .values_list("current_status", "n")
+    )
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """ "3 detained, 1 released": in the order of the statuses, as the recommendation page shows them."""
+    return ", ".join(
+        f"{counts[value]} {str(label).lower()}"
+        for value, label in PersonStatusKind.choices
+        if counts.get(value)
+    )
+
+
+@transaction.atomic
+def cite_people_counts(recommendation: Recommendation, *, by: User) -> Evidence:
+    """A dated snapshot of the people counts `by` sees on the recommendation's page, recorded as an internal
+    source of her organisation (kind `dataset`) linked to the recommendation, so an assessment can cite it.
+    Counts only: the text says how many of each status, on which date, and from which cases (her
+    organisation's, others' shared with her); never a name or a reference."""
+    from django.conf import settings
+    from django.urls import reverse
+    from django.utils import translation
+    from django.utils.http import urlencode
+
+    from cases import access
+    from cases.models import Confidentiality, EvidenceKind
+    from cases.services import add_evidence
+
+    viewer = access.viewer_for_user(by)
+    if not access.may_cite_people_counts(viewer):
+        raise PermissionDenied(_("Only monitors cite people counts in an assessment."))
+    counts = count_people(viewer, recommendation)
+    if not counts:
+        raise ValidationError(
+            _("No people with a status are linked to this recommendation: there is nothing to cite.")
+        )
+    total = sum(counts.values())
+    own = (
+        access.people_count_base(viewer)
+        .filter(recommendations=recommendation, organisation_id=viewer.organisation_id)
+        .exclude(current_status="")
+        .count()
+    )
+    organisation = organisation_of(by)
+    now = timezone.now()
+    today = timezone.localdate(now)
+    params = {"code": recommendation.code, "date": today.isoformat()}
+    with translation.override(settings.LANGUAGE_CODE):
+        path = reverse("cases:people-list")
+    # A source is one address: the people list of the recommendation, told apart by the moment of the count.
+    query = urlencode(
+        {"recommendation": recommendation.code, "snapshot": f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"}
+    )
+    evidence = add_evidence(
+        added_by=by,
+        recommendations=[recommendation],
+        url=f"{settings.SITE_URL}{path}?{query}",
+        title=_("People linked to %(code)s: counts as of %(date)s") % params,
+        publisher=organisation.name[:200],
+        published_on=today,
+        kind=EvidenceKind.DATASET,
+        excerpt=_(
+            "People linked to %(code)s by current status on %(date)s: %(counts)s. Counted from the cases "
+            "this account could see: %(own)d held by %(organisation)s, %(shared)d shared by other "
+            "organisations. Counts only: no names or references."
+        )
+        % {
+            **params,
+            "counts": counts_text(counts),
+            "own": own,
+            "organisation": organisation.name,
+            "shared": total - own,
+        },
+        language=translation.get_language() or settings.LANGUAGE_CODE,
+        confidentiality=Confidentiality.INTERNAL,
+    )
+    audit.record(
+        "person.counts_cite", actor=by, target=evidence, recommendation=recommendation.pk, people=total
+    )
+    return evidence

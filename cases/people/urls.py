@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.people_list, name="people-list"),
     path("new/", views.person_new, name="person-new"),
     path("review/", views.people_review, name="people-review"),
+    path("counts/<slug:code>/cite/", views.cite_people_counts, name="people-counts-cite"),
     path("review/<int:pk>/publish/", views.people_review_publish, name="people-review-publish"),
     path("review/<int:pk>/return/", views.people_review_return, name="people-review-return"),
     path("<str:reference>/", views.person_detail, name="person"),

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -219,18 +219,37 @@ def person_merge(request: HttpRequest, viewer: access.Viewer, reference: str) ->
     return redirect(person)
 
 
+@login_required
+@require_POST
+@access.require_role(access.MONITOR)
+def cite_people_counts(request: HttpRequest, viewer: access.Viewer, code: str) -> HttpResponse:
+    """ "Cite these counts": a dated snapshot of the counts as an internal source, then the assessment form
+    with it chosen. A draft posted along (the assessment form's fields) is kept as "Record it first" keeps
+    it; a draft kept earlier stays and is shown again."""
+    from cases.forms import AssessmentForm
+    from cases.workflow_views import _draft_key
+
+    recommendation = access.get_recommendation(code)
+    draft = AssessmentForm.draft_from(request.POST)
+    if draft:
+        request.session[_draft_key(recommendation)] = draft
+    try:
+        evidence = services.cite_people_counts(recommendation, by=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        return redirect(recommendation)
+    messages.success(
+        request,
+        _("The counts were saved as an internal source dated %(date)s, and chosen below.")
+        % {"date": evidence.published_on.isoformat()},
+    )
+    return redirect(f"{reverse('cases:assess', args=[recommendation.code])}?evidence={evidence.pk}")
+
+
 def recommendation_people_counts(viewer: access.Viewer, recommendation: Recommendation) -> list[dict]:
     """The recommendation page's counts: people linked to it whom the viewer may know of, by current
     status (one query), each with the list's address filtered to them."""
-    found = dict(
-        access.people_count_base(viewer)
-        .filter(recommendations=recommendation)
-        .exclude(current_status="")
-        .order_by()
-        .values("current_status")
-        .annotate(n=Count("pk", distinct=True))
-        .values_list("current_status", "n")
-    )
+    found = services.count_people(viewer, recommendation)
     base = reverse("cases:people-list")
     return [
         {

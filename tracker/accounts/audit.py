@@ -78,6 +78,7 @@ EVENTS: dict[str, int] = {
     "person.change": logging.INFO,
     "person.link": logging.INFO,
     "person.list": logging.INFO,
+    "person.counts_cite": logging.INFO,
     "person.merge": logging.WARNING,
     # A curator changed which fields of a person never leave through the API or a download (names only).
     "person.never_export": logging.WARNING,
