@@ -118,6 +118,25 @@ CODES_NOT_ISOLATED = r"""() => {
   return found;
 }"""
 
+# In a right-to-left page, Latin-script text with punctuation at an end ("Takes prompt steps…;", "151(i)") that
+# is not isolated (dir=auto, dir=ltr, <bdi>): its punctuation lands at the wrong end ("?Forgot your password").
+LATIN_NOT_ISOLATED = r"""() => {
+  const latin = /[A-Za-z]/, rtlScript = /[\u0590-\u08FF\uFB1D-\uFDFF\uFE70-\uFEFF]/;
+  const neutralEnd = /^[\s.,;:!?()\[\]"'\u2018-\u201D\u2026\u00B6\u00B7-]|[\s.,;:!?()\[\]"'\u2018-\u201D\u2026-]$/;
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement, text = node.data.trim();
+    if (!text || parent.closest("script, style, option, textarea, .visually-hidden")) continue;
+    if (!latin.test(text) || rtlScript.test(text) || !neutralEnd.test(text)) continue;
+    const own = parent.closest("bdi, [dir]");
+    if (own && own.tagName !== "BDI" && own.getAttribute("dir") === "rtl" && getComputedStyle(parent).display !== "none") {
+      found.push(`<${parent.tagName.toLowerCase()} class="${parent.className}">${text.slice(0, 80)}`);
+    }
+  }
+  return found;
+}"""
+
 # URL, e-mail and date inputs and their computed direction.
 INPUT_DIRECTIONS = """() => [...document.querySelectorAll(
     "input[type=url], input[type=email], input[type=date], input[name$=url], input[name*=date]")]
@@ -228,6 +247,10 @@ def test_main_pages_in_each_language(language, site, browser, live_server, axe_s
                 problems += [
                     f"{at} a code not isolated left to right: {c}" for c in page.evaluate(CODES_NOT_ISOLATED)
                 ]
+                if rtl:
+                    problems += [
+                        f"{at} Latin text not isolated: {t}" for t in page.evaluate(LATIN_NOT_ISOLATED)
+                    ]
                 problems += [
                     f"{at} input {i['name']} ({i['type']}) reads {i['direction']}"
                     for i in page.evaluate(INPUT_DIRECTIONS)
