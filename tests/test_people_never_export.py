@@ -307,3 +307,13 @@ def test_a_curator_marks_fields_in_the_admin(world):
     assert Person.objects.get(pk=world.person.pk).never_export == "ethnicity"
     row = AuditEvent.objects.filter(event="person.never_export").latest("pk")
     assert row.actor_id == world.carol.pk and row.fields["added"] == ["ethnicity"]
+
+
+def test_a_person_whose_names_are_all_withheld_is_headed_by_the_reference(world):
+    person = Person.objects.get(pk=world.person.pk)
+    services.change_person(person, by=world.carol, never_export="name_latin occupation")
+    page = _session(world.oscar).get(reverse("cases:person", args=[person.reference])).content.decode()
+    heading = re.search(r'<h1 id="person-name">(.*?)</h1>', page, re.S).group(1)
+    assert person.reference in heading and NAME not in page
+    own = _session(world.alice).get(reverse("cases:person", args=[person.reference])).content.decode()
+    assert NAME in re.search(r'<h1 id="person-name">(.*?)</h1>', own, re.S).group(1)
