@@ -32,6 +32,7 @@ from tracker.accounts.roles import is_curator, is_monitor
 from tracker.notifications.models import unread_count as unread_notifications
 
 from .models import ApiKey, Assessment, Confidentiality, Evidence, Membership, Recommendation, ReviewState
+from .translations.models import with_translated_text
 
 
 @dataclass(frozen=True)
@@ -407,9 +408,12 @@ def _get_member_assessment(viewer: Viewer, pk: int, queryset: QuerySet | None = 
 
 
 def get_recommendation(code: str) -> Recommendation:
-    """Recommendations themselves are not confidential: every viewer who reaches the app may see them."""
+    """Recommendations themselves are not confidential: every viewer who reaches the app may see them. The
+    text's translation into the active language comes in the same query (`translated_text`)."""
     try:
-        return Recommendation.objects.select_related("document", "state_claim").get(code=code)
+        return with_translated_text(Recommendation.objects.select_related("document", "state_claim")).get(
+            code=code
+        )
     except Recommendation.DoesNotExist:
         raise Http404 from None
 

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_safe
 from . import access
 from .filters import AssessmentBrowserFilter
 from .models import Assessment, Evidence
-from .translations.models import attach_translated_text, with_translated_name
+from .translations.models import with_translated_name
 from .views import Sort, _paginate, _prepare_filter_form
 
 # The `sort` parameter is whitelisted; each ordering ends on the unique id, so pages never overlap, and each
@@ -110,7 +110,7 @@ def recommendation_dossier(request: HttpRequest, viewer: access.Viewer, code: st
         request,
         "cases/recommendation_dossier.html",
         {
-            "recommendation": attach_translated_text(recommendation),
+            "recommendation": recommendation,
             "themes": list(with_translated_name(recommendation.themes.all())),
             "timeline": timeline,
             "sources": cited,

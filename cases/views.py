@@ -22,7 +22,7 @@ from . import access
 from .filters import EvidenceFilter, RecommendationFilter
 from .models import Assessment, Evidence, ImplementationStatus, Recommendation, ReviewState, StateResponse
 from .services import status_changed_on
-from .translations.models import attach_translated_text, with_translated_name
+from .translations.models import with_translated_name
 
 PAGE_SIZE = 50
 LATEST_PUBLISHED = 10
@@ -194,7 +194,7 @@ def recommendation_detail(request: HttpRequest, viewer: access.Viewer, code: str
         request,
         "cases/recommendation_detail.html",
         {
-            "recommendation": attach_translated_text(recommendation),
+            "recommendation": recommendation,
             "themes": list(with_translated_name(recommendation.themes.all())),
             "timeline": timeline,
             "evidence_list": list(

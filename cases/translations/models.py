@@ -176,18 +176,4 @@ def with_all_translations(queryset: QuerySet) -> QuerySet:
     )
 
 
-def attach_translated_text(recommendation: Recommendation, language: str | None = None) -> Recommendation:
-    """Sets `translated_text` on one recommendation already read (a detail page): no query where the
-    original is shown (English), one where a translation may be."""
-    language = content_language(language)
-    recommendation.translated_text = (
-        None
-        if language is None
-        else RecommendationTranslation.objects.filter(recommendation=recommendation, language=language)
-        .values_list("text", flat=True)
-        .first()
-    )
-    return recommendation
-
-
 __all__ = ["ContentLanguage", "RecommendationTranslation", "ThemeTranslation"]
