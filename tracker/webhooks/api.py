@@ -57,6 +57,9 @@ class EndpointSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "active", "consecutive_failures", "paused_at", "created_at", "updated_at"]
         extra_kwargs = {
+            "id": {"help_text": _("Stable id.")},
+            "created_at": {"help_text": _("When it was registered (UTC).")},
+            "updated_at": {"help_text": _("Last change (UTC).")},
             "url": {"help_text": _("Where deliveries are POSTed: http or https, a public address.")},
             "description": {"help_text": _("A note for yourselves; may be empty.")},
             "active": {"help_text": _("False when paused after repeated failures.")},
@@ -91,6 +94,9 @@ class CreatedEndpointSerializer(EndpointSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    # A plain string here: the endpoint's `events` already describes the codes (one enum in the schema).
+    event = serializers.CharField(read_only=True, help_text=_("The event's code, e.g. assessment.published."))
+
     class Meta:
         model = Delivery
         fields = [
@@ -113,6 +119,14 @@ class DeliverySerializer(serializers.ModelSerializer):
             "idempotency_id": {
                 "help_text": _("Sent as Tracker-Delivery and the body's `id`; same on retries.")
             },
+            "status": {"help_text": _("pending, succeeded, failed (will be tried again) or gave_up.")},
+            "attempts": {"help_text": _("Attempts made so far.")},
+            "last_error": {"help_text": _("Why the last attempt failed; empty if it did not.")},
+            "first_attempt_at": {"help_text": _("When it was first tried (UTC); null if not yet.")},
+            "last_attempt_at": {"help_text": _("When it was last tried (UTC); null if not yet.")},
+            "delivered_at": {"help_text": _("When the endpoint accepted it (UTC); null if not yet.")},
+            "created_at": {"help_text": _("When the event happened (UTC).")},
+            "payload": {"help_text": _("The JSON body sent (the same on every attempt).")},
             "response_code": {"help_text": _("HTTP status of the last attempt; null if none answered.")},
             "response_excerpt": {"help_text": _("The start of the last response body.")},
             "next_attempt_at": {"help_text": _("When it is tried again; null if not.")},
