@@ -888,12 +888,20 @@ def public_people(queryset: QuerySet | None = None) -> QuerySet:
     )
 
 
+PUBLIC_NAME_FIELDS = ("name_latin", "name_uyghur", "name_chinese")
+
+
 def public_people_names(queryset: QuerySet) -> QuerySet:
-    """The names of `public_people` (consented, so they may be named), read as values: reference, the three
-    scripts and the current status; nothing else about them leaves."""
-    return public_people(queryset).values(
-        "reference", "name_latin", "name_uyghur", "name_chinese", "current_status"
-    )
+    """The names of `public_people` (consented, so they may be named), read as values: `reference`,
+    `shown_<name>` for each script (blank, in the database, where a curator marked it "never export": a public
+    page is the widest export there is) and `current_status`; nothing else about them leaves."""
+    shown = {
+        f"shown_{name}": Case(
+            When(~never_exported_q(name), then=F(name)), default=_Value(""), output_field=CharField()
+        )
+        for name in PUBLIC_NAME_FIELDS
+    }
+    return public_people(queryset).annotate(**shown).values("reference", *shown, "current_status")
 
 
 def ever_public_people() -> QuerySet:

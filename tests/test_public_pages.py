@@ -21,7 +21,7 @@ from freezegun import freeze_time
 from cases import services
 from cases.models import Basis, Confidentiality, ImplementationStatus, StateResponse, Theme
 from cases.people import services as people_services
-from cases.people.models import Consent
+from cases.people.models import Consent, Person
 from tests.factories import make_evidence, make_recommendation, submit
 
 pytestmark = pytest.mark.django_db
@@ -185,6 +185,15 @@ def test_recommendation_page(world):
     assert "Qnamedperson" in html
 
 
+def test_a_name_marked_never_export_stays_off_the_public_page(world):
+    """A curator's "never export" covers the public site too: the name goes, the count stays."""
+    named = Person.objects.get(pk=world.named.pk)  # with the status published since it was made
+    people_services.change_person(named, by=world.carol, never_export="name_latin")
+    _, html = _get(Client(), f"/public/recommendations/{world.rec.code}/")
+    assert "Qnamedperson" not in html
+    assert "1 detained" in html
+
+
 def test_document_and_theme_pages_list_their_recommendations(world):
     _, html = _get(Client(), f"/public/documents/{world.document.slug}/")
     assert (
@@ -250,7 +259,8 @@ def test_a_source_made_confidential_leaves_the_public_pages(world):
 
 
 def test_withdrawn_consent_removes_the_name_and_the_count(world):
-    people_services.change_person(world.named, by=world.alice, consent=Consent.NO)
+    named = Person.objects.get(pk=world.named.pk)
+    people_services.change_person(named, by=world.alice, consent=Consent.NO)
     _, html = _get(Client(), f"/public/recommendations/{world.rec.code}/")
     assert "Qnamedperson" not in html
     assert 'id="people-counts"' not in html

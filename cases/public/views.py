@@ -119,6 +119,7 @@ def _people(recommendation: Recommendation) -> tuple[list[dict], list[dict]]:
     names = [
         {**row, "status_label": labels.get(row["current_status"], "")}
         for row in access.public_people_names(linked).order_by("reference")
+        if any(row[f"shown_{name}"] for name in access.PUBLIC_NAME_FIELDS)
     ]
     return counts, names
 
