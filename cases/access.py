@@ -610,6 +610,34 @@ def admin_assessments(viewer: Viewer, queryset: QuerySet | None = None) -> Query
     return queryset if is_operator(viewer) else visible_assessments(viewer, queryset)
 
 
+# --- Webhooks (tracker/webhooks)
+
+
+def key_webhook_endpoints(key: ApiKey, queryset: QuerySet) -> QuerySet:
+    """The webhook endpoints a partner key lists and manages through the API: its own organisation's, every
+    clearance (it may register none above its own: `webhook_clearance_allowed`). Nobody else's."""
+    return queryset.filter(organisation_id=key.organisation_id)
+
+
+def webhook_clearance_allowed(key: ApiKey, clearance: str) -> bool:
+    """A key registers endpoints of its own clearance or below (a public key: public only)."""
+    return clearance == Confidentiality.PUBLIC or key.clearance == Confidentiality.PARTNERS
+
+
+def admin_webhook_endpoints(viewer: Viewer, queryset: QuerySet) -> QuerySet:
+    """Endpoints in the admin: the curator's own organisation's (operators: all); nobody else's."""
+    if not (viewer.is_curator or is_operator(viewer)):
+        return queryset.none()
+    return owned(viewer, queryset)
+
+
+def admin_webhook_deliveries(viewer: Viewer, queryset: QuerySet) -> QuerySet:
+    """The delivery log in the admin: deliveries to the endpoints `admin_webhook_endpoints` shows."""
+    if not (viewer.is_curator or is_operator(viewer)):
+        return queryset.none()
+    return owned(viewer, queryset, path="endpoint__organisation")
+
+
 # --- People
 
 
@@ -706,34 +734,6 @@ def _field_shown_q(viewer: Viewer, name: str, *, export: bool) -> Q:
     q = person_identified_q(viewer)
     if name not in NEVER_EXPORT_FIELDS:
         return q
-# --- Webhooks (tracker/webhooks)
-
-
-def key_webhook_endpoints(key: ApiKey, queryset: QuerySet) -> QuerySet:
-    """The webhook endpoints a partner key lists and manages through the API: its own organisation's, every
-    clearance (it may register none above its own: `webhook_clearance_allowed`). Nobody else's."""
-    return queryset.filter(organisation_id=key.organisation_id)
-
-
-def webhook_clearance_allowed(key: ApiKey, clearance: str) -> bool:
-    """A key registers endpoints of its own clearance or below (a public key: public only)."""
-    return clearance == Confidentiality.PUBLIC or key.clearance == Confidentiality.PARTNERS
-
-
-def admin_webhook_endpoints(viewer: Viewer, queryset: QuerySet) -> QuerySet:
-    """Endpoints in the admin: the curator's own organisation's (operators: all); nobody else's."""
-    if not (viewer.is_curator or is_operator(viewer)):
-        return queryset.none()
-    return owned(viewer, queryset)
-
-
-def admin_webhook_deliveries(viewer: Viewer, queryset: QuerySet) -> QuerySet:
-    """The delivery log in the admin: deliveries to the endpoints `admin_webhook_endpoints` shows."""
-    if not (viewer.is_curator or is_operator(viewer)):
-        return queryset.none()
-    return owned(viewer, queryset, path="endpoint__organisation")
-
-
     if export:
         return q & ~never_exported_q(name)
     return q & (_own_q(viewer) | ~never_exported_q(name))
