@@ -82,11 +82,11 @@ INSTALLED_APPS = [
     "cases",
     "tracker.accounts",
     "tracker.notifications",
+    "tracker.webhooks",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "tracker.webhooks",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
