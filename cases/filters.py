@@ -9,6 +9,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from .collation import ByLanguage
 from .models import (
     Addressee,
     Assessment,
@@ -71,7 +72,11 @@ class RecommendationFilter(django_filters.FilterSet):
     )
     addressee = django_filters.ChoiceFilter(choices=Addressee.choices, label=_("Addressee"))
     theme = django_filters.ModelChoiceFilter(
-        field_name="themes", queryset=Theme.objects.all(), to_field_name="slug", label=_("Theme")
+        field_name="themes",
+        # In the reader's alphabet (cases/collation.py: ICU on PostgreSQL, code-point order on SQLite).
+        queryset=Theme.objects.order_by(ByLanguage("name"), "pk"),
+        to_field_name="slug",
+        label=_("Theme"),
     )
     implementation_status = django_filters.ChoiceFilter(
         choices=ImplementationStatus.choices, label=_("Implementation status")

@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import IssuingBody, StateResponse, Theme
@@ -80,8 +81,12 @@ class UploadForm(forms.Form):
         label=_("Column mapping"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "dir": "ltr"}),
-        help_text=_("One FIELD=COLUMN per line, for columns the importer does not recognise: %(fields)s.")
-        % {"fields": ", ".join(FIELDS)},
+        # Lazy as a whole: `lazy string % values` would translate once, at import, in whatever language was active.
+        help_text=lazy(
+            lambda: _("One FIELD=COLUMN per line, for columns the importer does not recognise: %(fields)s.")
+            % {"fields": ", ".join(FIELDS)},
+            str,
+        )(),
     )
 
     def clean_file(self):

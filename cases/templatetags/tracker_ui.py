@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language_bidi
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -54,12 +55,19 @@ def isodate(value, precision: str = "date") -> SafeString | str:
         local = timezone.localtime(value) if timezone.is_aware(value) else value
         if precision == "time":
             return format_html(
-                '<time datetime="{}">{}</time>',
+                '<time datetime="{}"{}>{}</time>',
                 local.isoformat(timespec="minutes"),
+                _ltr_in_rtl(),
                 f"{local:%Y-%m-%d %H:%M}",
             )
         value = local.date()
-    return format_html('<time datetime="{}">{}</time>', value.isoformat(), value.isoformat())
+    return format_html('<time datetime="{}"{}>{}</time>', value.isoformat(), _ltr_in_rtl(), value.isoformat())
+
+
+def _ltr_in_rtl() -> SafeString | str:
+    """In a right-to-left language the ISO date is isolated left to right (`dir` on an element isolates it), so
+    "2022-09-01" never reads as "01-09-2022". Nothing in a left-to-right language: the markup stays as it was."""
+    return mark_safe(' dir="ltr"') if get_language_bidi() else ""
 
 
 @register.filter

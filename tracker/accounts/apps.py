@@ -13,4 +13,8 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Registers post_migrate (roles: the groups and their permissions), the security log's receivers
         # (audit), the deploy check (security) and the sign-in receiver that applies a remembered language.
+        from tracker import i18n_thirdparty
+
         from . import audit, language, roles, security  # noqa: F401
+
+        i18n_thirdparty.apply()  # the libraries' untranslatable names in the admin, translatable
