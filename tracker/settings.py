@@ -428,10 +428,6 @@ else:
 PRIVATE_ROOT = Path(os.environ.get("PRIVATE_ROOT", BASE_DIR / "var"))
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 50)
 
-TRACKER_DEFAULT_ORGANISATION = os.environ.get("TRACKER_DEFAULT_ORGANISATION", "Default organisation")
-# Backups (`manage.py backup`/`restore`) are encrypted with BACKUP_KEY (32 random bytes, urlsafe base64) or,
-# failing that, a key derived from BACKUP_PASSPHRASE; with neither, `backup` refuses to run.
-BACKUP_KEY = os.environ.get("BACKUP_KEY", "")
 # Webhooks (tracker/webhooks): an endpoint is paused after this many failed attempts in a row. Endpoints
 # may not resolve to loopback, private, link-local, multicast or reserved addresses; WEBHOOKS_ALLOW_LOOPBACK=1
 # lets loopback through (tests, a receiver on this machine), with a warning in the log when DEBUG is off.
@@ -439,6 +435,10 @@ WEBHOOKS_PAUSE_AFTER = env_int("WEBHOOKS_PAUSE_AFTER", 10)
 WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK")
 WEBHOOKS_TIMEOUT = env_int("WEBHOOKS_TIMEOUT", 5)
 
+TRACKER_DEFAULT_ORGANISATION = os.environ.get("TRACKER_DEFAULT_ORGANISATION", "Default organisation")
+# Backups (`manage.py backup`/`restore`) are encrypted with BACKUP_KEY (32 random bytes, urlsafe base64) or,
+# failing that, a key derived from BACKUP_PASSPHRASE; with neither, `backup` refuses to run.
+BACKUP_KEY = os.environ.get("BACKUP_KEY", "")
 BACKUP_PASSPHRASE = os.environ.get("BACKUP_PASSPHRASE", "")
 
 # Logs in UTC on stderr; the "security" logger is the audit trail of sign-ins, refusals and reviews.
