@@ -278,7 +278,7 @@ class _Writer:
     def _submit_response(self, c: Candidate, document: Document) -> None:
         symbol = c.response_document or document.symbol
         evidence = self._evidence_for(symbol, document)
-        rec = c.existing  # type: ignore[attr-defined]
+        rec = getattr(c, "existing", None) or Recommendation.objects.get(pk=c.existing_id)
         assessed_on = min(document.published_on, timezone.now().date())
         services.submit_assessment(
             rec,

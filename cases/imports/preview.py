@@ -435,7 +435,6 @@ class _Matcher:
         by_document: dict[str, list[Candidate]] = defaultdict(list)
         for c in self.preview.candidates:
             by_document[c.document].append(c)
-        by_external = self.existing_by_external_id()
         for symbol, group in by_document.items():
             plan = documents[symbol]
             if plan.action == "reject":
@@ -443,7 +442,9 @@ class _Matcher:
                     c.action = "reject"
                     self.preview.rejections.append(Rejection(c.rows[0], "document", plan.reason))
                 continue
-            self.match_document(plan, group, by_external)
+            # Looked up one document at a time, so a re-import holds one document's recommendations, not
+            # the whole file's (1.8 GB at 250,000 when they were all loaded at once).
+            self.match_document(plan, group, self.existing_by_external_id(group))
         self.assign_codes()
         self.plan_responses()
 
@@ -468,8 +469,8 @@ class _Matcher:
         plan.changes = {k: v for k, v in wanted.items() if v and getattr(doc, k) != v}
         plan.action = "update" if plan.changes else "unchanged"
 
-    def existing_by_external_id(self) -> dict[str, Recommendation]:
-        ids = [c.external_id for c in self.preview.candidates if c.external_id]
+    def existing_by_external_id(self, candidates: list[Candidate]) -> dict[str, Recommendation]:
+        ids = [c.external_id for c in candidates if c.external_id]
         found: dict[str, Recommendation] = {}
         for start in range(0, len(ids), 1000):
             chunk = ids[start : start + 1000]
@@ -577,7 +578,9 @@ class _Matcher:
             changes.append("text_hash")
         c.changes = changes
         c.action = "update" if changes else "unchanged"
-        c.existing = r  # type: ignore[attr-defined]
+        if changes:
+            # Kept for the update only; an unchanged one is found again by its id if a response needs it.
+            c.existing = r  # type: ignore[attr-defined]
 
     def assign_codes(self) -> None:
         new = [c for c in self.preview.candidates if c.action == "create"]
