@@ -422,3 +422,29 @@ def test_the_inline_follows_the_recommendations_permissions(tr):
     assert not inline.has_change_permission(monitor)
     assert not inline.has_delete_permission(monitor)
     assert inline.has_view_permission(monitor)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite index and its triggers")
+def test_sqlite_translation_index_and_triggers_exist(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'cases_recommendationtranslation'"
+        )
+        triggers = {row[0] for row in cursor.fetchall()}
+    assert triggers == {
+        "cases_rectranslation_fts_insert",
+        "cases_rectranslation_fts_delete",
+        "cases_rectranslation_fts_update",
+    }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL index")
+def test_postgresql_translation_search_uses_its_gin_index(tr):
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        queryset = search.search_recommendations(Recommendation.objects.all(), "liberty")
+        sql, params = queryset.query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "cases_rec_search" in plan and "cases_rectranslation_search" in plan, plan
