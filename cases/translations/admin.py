@@ -12,14 +12,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from .models import RecommendationTranslation, ThemeTranslation
+from .models import ContentLanguage, RecommendationTranslation, ThemeTranslation
 
 
 class _ParentPermissionsInline(admin.StackedInline):
     """Permissions of the record the translations belong to (`parent_model`)."""
 
     extra = 0
-    max_num = 2  # one per content language (a database constraint too)
+    max_num = len(ContentLanguage.values)  # one per content language (a database constraint too)
 
     def _may(self, request, action: str) -> bool:
         opts = self.parent_model._meta
