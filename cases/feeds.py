@@ -18,6 +18,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
@@ -317,6 +319,16 @@ class PartnerFeedView(JSONErrorsMixin, APIView):
     throttle_classes = [KeyRateThrottle]
     renderer_classes = [JSONRenderer]
 
+    @extend_schema(
+        operation_id="partner_feed",
+        summary="Atom feed of published changes, as the key's clearance allows",
+        description="An Atom (RFC 4287) feed of publications and corrections with the sources the key's "
+        "clearance allows (never internal ones). Poll it instead of the API when only changes matter.",
+        responses={
+            (200, "application/atom+xml"): OpenApiResponse(OpenApiTypes.STR, description="The Atom feed."),
+            401: OpenApiResponse(description="No key, or a key that is unknown, expired or revoked."),
+        },
+    )
     def get(self, request, *args, **kwargs) -> HttpResponse:
         viewer = access.viewer_for_request(request)
         return PartnerChangesFeed(viewer)(request._request)
