@@ -80,8 +80,16 @@ VALIDATION_ERROR = {
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
 }
 
+# A body that is not JSON at all (a POST's parse error) is answered as the other errors are: {"detail": …}.
+BAD_REQUEST = {
+    "anyOf": [
+        VALIDATION_ERROR,
+        {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
+    ]
+}
+
 ERRORS = {
-    "400": (VALIDATION_ERROR, _("A filter, cursor or parameter is invalid.")),
+    "400": (BAD_REQUEST, _("A filter, cursor, parameter or request body is invalid.")),
     "401": (ErrorSerializer, _("No, malformed, unknown, expired or revoked credentials.")),
     "403": (ErrorSerializer, _("Signed in without a monitor or curator role.")),
     "404": (ErrorSerializer, _("No such object, or not visible to you.")),
