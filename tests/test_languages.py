@@ -363,12 +363,6 @@ def test_there_are_catalogues_for_both_languages():
     assert {path.parts[-3] for path in CATALOGUES} >= {"zh_Hans", "ug"}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Issue 11 groundwork: about 120 of some 1,180 messages are translated so far (navigation, sign-in, "
-    "status names, error pages); the rest, and the strings issue 16 is still changing, come in the next pass. "
-    "Remove this mark when both catalogues are complete.",
-)
 @pytest.mark.parametrize("path", CATALOGUES, ids=lambda path: path.parts[-3] + "/" + path.name)
 def test_catalogue_is_complete_and_not_fuzzy(path):
     problems = []
