@@ -253,7 +253,9 @@ def evidence_detail(request: HttpRequest, viewer: access.Viewer, pk: int) -> Htt
             # Recommendations are not confidential; the evidence's visibility was checked above.
             "recommendations": list(evidence.recommendations.select_related("document").with_claim_status()),
             "assessments": list(
-                access.visible_assessments(viewer, evidence.assessments.all()).for_timeline().with_correction()
+                access.visible_assessments(viewer, evidence.assessments.all())
+                .for_timeline()
+                .with_correction()
             ),
             "held_by_viewer": evidence.organisation_id == viewer.organisation_id,
         },

@@ -83,8 +83,10 @@ class UploadForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "dir": "ltr"}),
         # Lazy as a whole: `lazy string % values` would translate once, at import, in whatever language was active.
         help_text=lazy(
-            lambda: _("One FIELD=COLUMN per line, for columns the importer does not recognise: %(fields)s.")
-            % {"fields": ", ".join(FIELDS)},
+            lambda: (
+                _("One FIELD=COLUMN per line, for columns the importer does not recognise: %(fields)s.")
+                % {"fields": ", ".join(FIELDS)}
+            ),
             str,
         )(),
     )

@@ -36,7 +36,12 @@ _CURATOR_PERMS = (
     + ["auth.view_user", "auth.change_user", "auth.view_group"]
     + ["accounts.view_invitation", "accounts.add_invitation", "accounts.view_auditevent"]
     # Webhook endpoints of their organisation (tracker/webhooks/admin.py) and the delivery log.
-    + ["webhooks.view_endpoint", "webhooks.add_endpoint", "webhooks.change_endpoint", "webhooks.delete_endpoint"]
+    + [
+        "webhooks.view_endpoint",
+        "webhooks.add_endpoint",
+        "webhooks.change_endpoint",
+        "webhooks.delete_endpoint",
+    ]
     + ["webhooks.view_delivery"]
     # Unlocking an account after a lockout (django-axes): curators delete the access attempt.
     + ["axes.view_accessattempt", "axes.delete_accessattempt"]
