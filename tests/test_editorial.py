@@ -186,7 +186,12 @@ def test_recommendation_page_shows_every_date_as_iso_inside_time(personas):
 
 
 def test_isodate_filter():
+    from django.utils import translation
+
     from cases.templatetags.tracker_ui import isodate
+
+    # In a left-to-right language (a request of an earlier test may leave another one active in the thread).
+    translation.activate("en")
 
     assert isodate(None) == ""
     assert isodate(datetime.date(2022, 9, 1)) == '<time datetime="2022-09-01">2022-09-01</time>'

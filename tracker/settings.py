@@ -289,6 +289,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese")), ("ug", _("Uyghur"))]
 # Catalogues of our own strings (locale/<lang>/LC_MESSAGES/django.po, compiled by `make install`).
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Display formats of our own per language (tracker/formats/): ISO 8601 dates in every language, the admin's too.
+FORMAT_MODULE_PATH = ["tracker.formats"]
 # The switcher's choice: a year, sent on every request (the pages are language-prefixed; the cookie only
 # decides where an unprefixed address sends a returning visitor, see tracker.accounts.language).
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
