@@ -28,7 +28,7 @@ def test_bench_backup_smoke_run(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     table = result.stdout
-    assert "Backup and restore: 200 recommendations" in table
+    assert "Backup and restore on SQLite: 200 recommendations" in table
     for step in ("backup (native)", "restore (native)", "backup (portable)", "restore (portable)"):
         line = next(line for line in table.splitlines() if step in line)
         assert " s " in line and "rows match" in line, line

@@ -498,7 +498,16 @@ def _run_script(
     return subprocess.run(
         [sys.executable, str(ROOT / "tests" / "perf" / script)],
         cwd=ROOT,
-        env={**clean, "BENCH_DIR": str(tmp_path), "BENCH_RECOMMENDATIONS": "300", "BENCH_RUNS": "1", **env},
+        env={
+            **clean,
+            "BENCH_DIR": str(tmp_path),
+            "BENCH_RECOMMENDATIONS": "300",
+            "BENCH_RUNS": "1",
+            # The import figure at the end of the run, at smoke size too.
+            "BENCH_IMPORT_RECORDS": "300",
+            "BENCH_IMPORT_XLSX_ROWS": "100",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -470,6 +470,9 @@ ADMIN_MODELS = {
     "axes.accessattempt": lambda d: d.attempt.pk,
     "axes.accesslog": None,  # AXES_DISABLE_ACCESS_LOG: there is never a row to show
     "axes.accessfailurelog": None,  # written only by axes' database handler on a failure; the list is walked
+    # The walk's data registers no webhook endpoint (tests/test_webhooks.py covers their admin): lists walked.
+    "webhooks.endpoint": None,
+    "webhooks.delivery": None,
 }
 # History pages: django-simple-history's (document, theme, evidence, recommendation) and Django's own.
 ADMIN_HISTORY = {"cases.document", "cases.theme", "cases.evidence", "cases.recommendation"}
@@ -614,6 +617,7 @@ NOT_PAGES = {
     "cases:assessment-export": "a CSV or XLSX download",
     "cases:evidence-export": "a CSV or XLSX download",
     "cases:review-bulk": "POST only (the review queue's form)",
+    "cases:people-counts-cite": "POST only (the recommendation page's form)",
     "notifications:mark-all-read": "POST only (the notifications page's forms)",
     "notifications:mark-read": "POST only (the notifications page's forms)",
     "notifications:preferences": "POST only (the notifications page's form)",
