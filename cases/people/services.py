@@ -446,7 +446,7 @@ def cite_people_counts(recommendation: Recommendation, *, by: User) -> Evidence:
     from django.utils.http import urlencode
 
     from cases import access
-    from cases.models import Confidentiality, EvidenceKind
+    from cases.models import EvidenceKind
     from cases.services import add_evidence
 
     viewer = access.viewer_for_user(by)
@@ -495,7 +495,6 @@ def cite_people_counts(recommendation: Recommendation, *, by: User) -> Evidence:
             "shared": total - own,
         },
         language=translation.get_language() or settings.LANGUAGE_CODE,
-        confidentiality=Confidentiality.INTERNAL,
     )
     audit.record(
         "person.counts_cite", actor=by, target=evidence, recommendation=recommendation.pk, people=total
