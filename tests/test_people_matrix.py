@@ -103,6 +103,12 @@ def _has(text: str, marker: str) -> bool:
     return marker in text
 
 
+def _text(response) -> str:
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
+
+
 def _session(user) -> Client:
     client = Client()
     client.force_login(user)
@@ -134,8 +140,9 @@ def _outputs(p, who: str) -> dict[str, str]:
         "api_csv": "/api/v1/people/?format=csv",
         "admin_list": "/admin/cases/person/",
         "admin_hidden": f"/admin/cases/person/{p.hidden.pk}/change/",
+        "export_csv": "/api/v1/export/people.csv",
     }.items():
-        out[name] = client.get(url, follow=False).content.decode()
+        out[name] = _text(client.get(url, follow=False))
     for i, marker in enumerate(p.hidden_markers + p.shown_markers):
         # Search by every marker, on the page, in the API and in the admin.
         # The search box and the API's links echo the query itself: that is not a leak, so it is removed.
@@ -180,6 +187,11 @@ def test_the_matrix_can_see_what_it_looks_for(world):
     assert world.shown.reference in key["api_list"] and world.hidden.reference in key["api_list"]
     assert world.unknown.reference not in key["api_list"]  # partners level: not for a public key
     assert world.shown_markers[0] in key["api_csv"]
+    # The streamed export: the same people and redaction as the API's CSV.
+    assert world.hidden_markers[0] in member["export_csv"]
+    assert world.shown_markers[0] in other["export_csv"] and world.hidden.reference in other["export_csv"]
+    assert world.shown_markers[0] in key["export_csv"] and world.hidden.reference in key["export_csv"]
+    assert world.unknown.reference not in key["export_csv"]
 
 
 def test_every_read_is_audited(world):
@@ -259,6 +271,7 @@ _EXPORTS = {
     "api_list": lambda p: "/api/v1/people/",
     "api_shown": lambda p: f"/api/v1/people/{p.shown.reference}/",
     "api_csv": lambda p: "/api/v1/people/?format=csv",
+    "export_csv": lambda p: "/api/v1/export/people.csv",
 }
 
 
@@ -276,7 +289,7 @@ def test_a_field_marked_never_export_leaves_through_no_output(world, field):
         "partners_key": _key(world.partners_secret),
     }.items():
         for output, url in _EXPORTS.items():
-            text = client.get(url(world)).content.decode()
+            text = _text(client.get(url(world)))
             assert not _has(text, marker), (who, output, field)
             assert all(_has(text, other) for other in others), (who, output)  # the rest still travels
     # The holder's own page still shows it.

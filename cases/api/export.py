@@ -17,7 +17,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import JSONRenderer
 
-from . import views
+from tracker.accounts import audit
+
+from . import people, views
 from .pagination import stable_ordering
 from .renderers import csv_columns, csv_lines
 from .views import ErrorsAsJSON
@@ -100,7 +102,46 @@ EvidenceExport = _export(views.EvidenceResource, "evidence", _("Export evidence 
 DocumentExport = _export(views.DocumentResource, "documents", _("Export documents as CSV"))
 ThemeExport = _export(views.ThemeResource, "themes", _("Export themes as CSV"))
 
+
+_PeopleExportBase = _export(
+    people.PersonResource, "people", _("Export people as CSV (redacted by consent and clearance)")
+)
+
+
+class PeopleExport(_PeopleExportBase):
+    """Every person the viewer may know of, redacted exactly as `/api/v1/people/` (`access.exported_people`:
+    names and identifying details only with consent or to the holder's members, "never export" fields never).
+    The read is audited once the stream ends (or is cut): `person.list` with the rows sent and how many were
+    identified."""
+
+    def _rows(self, queryset, serializer_class, context) -> Iterator[dict]:
+        count = identified = 0
+        try:
+            for row in super()._rows(queryset, serializer_class, context):
+                count += 1
+                identified += bool(row.get("identified"))
+                yield row
+        finally:
+            audit.record(
+                "person.list",
+                actor=self._actor(),
+                organisation=self.viewer.organisation_id,
+                count=count,
+                identified=identified,
+                export=True,
+            )
+
+
+PeopleExport.__name__ = PeopleExport.__qualname__ = "PeopleExport"
+
 EXPORTS = {
     cls.resource: cls
-    for cls in (RecommendationExport, AssessmentExport, EvidenceExport, DocumentExport, ThemeExport)
+    for cls in (
+        RecommendationExport,
+        AssessmentExport,
+        EvidenceExport,
+        DocumentExport,
+        ThemeExport,
+        PeopleExport,
+    )
 }

@@ -107,12 +107,9 @@ class ApiPersonFilter(PersonFilter):
         super().__init__(data, queryset=queryset, request=request, viewer=access.viewer_for_request(request))
 
 
-@extend_schema_view(
-    list=extend_schema(summary=_("List people (redacted by consent and clearance)")),
-    retrieve=extend_schema(summary=_("One person by reference")),
-)
-class PersonViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
-    """People whose case you may know of; names only with consent."""
+class PersonResource(ApiMixin):
+    """The people resource: queryset, filters and ordering, shared by the viewset and the streamed export
+    (`/api/v1/export/people.csv`, cases/api/export.py)."""
 
     serializer_class = PersonSerializer
     filterset_class = ApiPersonFilter
@@ -132,6 +129,17 @@ class PersonViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
             ),
         )
 
+    def _actor(self):
+        return self.request.auth if self.request.auth is not None else self.request.user
+
+
+@extend_schema_view(
+    list=extend_schema(summary=_("List people (redacted by consent and clearance)")),
+    retrieve=extend_schema(summary=_("One person by reference")),
+)
+class PersonViewSet(PersonResource, viewsets.ReadOnlyModelViewSet):
+    """People whose case you may know of; names only with consent."""
+
     def get_object(self):
         person = super().get_object()
         access.record_person_read(self.viewer, person, actor=self._actor())
@@ -148,6 +156,3 @@ class PersonViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
             identified=sum(1 for row in results if row.get("identified")),
         )
         return response
-
-    def _actor(self):
-        return self.request.auth if self.request.auth is not None else self.request.user
