@@ -89,6 +89,8 @@ def import_index(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
 @access.require_role(access.CURATOR)
 def upload_detail(request: HttpRequest, viewer: access.Viewer, token: str) -> HttpResponse:
     upload = _get_upload_for(viewer, token)
+    if (upload.state.get("options") or {}).get("kind") == "people":
+        return redirect("cases:people-import-upload", token=token)  # cases/people/import_views.py
     if upload.status == tasks.DONE and upload.state.get("run_id"):
         return redirect("cases:import-report", pk=upload.state["run_id"])
     preview = upload.state.get("preview")
