@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
@@ -75,6 +76,8 @@ def chinese_to_pinyin(text: str) -> str:
     return " ".join("".join(lazy_pinyin(part)) for part in parts if part)
 
 
+# Pure and called for every candidate pair while scoring (an import compares thousands): remembered.
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Any script to lowercase ASCII words separated by single spaces."""
     text = text or ""
@@ -87,6 +90,7 @@ def fold(text: str) -> str:
     return _NON_WORD.sub(" ", text).strip()
 
 
+@lru_cache(maxsize=65536)
 def skeleton(folded: str) -> str:
     """Consonants only, per word: spelling variants of vowels meet."""
     return " ".join(w for w in (_VOWELS.sub("", word) for word in folded.split()) if w)
