@@ -22,7 +22,7 @@ from cases import access
 from cases.imports import tasks
 from cases.imports.forms import UploadForm
 from cases.imports.tasks import Conflict, Upload
-from cases.models import ImportRun
+from cases.models import ImportRun, ImportStatus
 from tracker.accounts.audit import record
 
 from . import import_tasks
@@ -123,8 +123,9 @@ def people_import_upload(request: HttpRequest, viewer: access.Viewer, token: str
     upload = _get_upload_for(viewer, token)
     run = None
     if upload.state.get("run_id"):
+        # The report of the finished import (a failed try's report is not the result: the error says why).
         run = ImportRun.objects.filter(
-            pk=upload.state["run_id"], organisation_id=viewer.organisation_id
+            pk=upload.state["run_id"], organisation_id=viewer.organisation_id, status=ImportStatus.DONE
         ).first()
     preview = upload.state.get("preview")
     decisions = (upload.state["options"].get("decisions")) or {}

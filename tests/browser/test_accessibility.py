@@ -205,8 +205,23 @@ def site(settings, tmp_path):
         upload(confirm=True)
         return ImportRun.objects.get().pk
 
+    def people_upload() -> str:
+        # A bad row, a likely duplicate of the person on record and one of an earlier row (issue 12).
+        rows = "Name,Year of birth,Prefecture\nAbdurahim Heyit,1964,Kashgar\nMihrigul Tursun,19x9,\n"
+        rows += "Gulbahar Jalilova,1964,Ghulja\nGulbahar Jelilova,1964,Ghulja\n"
+        client = Client()
+        login_with_mfa(client, d.curator)
+        response = client.post(
+            reverse("cases:people-import"),
+            {"file": SimpleUploadedFile("people.csv", rows.encode(), content_type="text/csv")},
+        )
+        assert response.status_code == 302, response
+        run_tasks()
+        return response["Location"].rstrip("/").split("/")[-1]
+
     d.upload = upload
     d.import_run = import_run
+    d.people_upload = people_upload
     return d
 
 
@@ -391,6 +406,8 @@ PAGES: list[Page] = [
     Page("import-queued", C, "cases:import-upload", args=lambda d: [d.upload(parse=False)]),
     Page("import-preview", C, "cases:import-upload", args=lambda d: [d.upload()]),
     Page("import-report", C, "cases:import-report", args=lambda d: [d.import_run()]),
+    Page("people-import", C, "cases:people-import"),
+    Page("people-import-preview", C, "cases:people-import-upload", args=lambda d: [d.people_upload()]),
     Page("account-2fa-curator", C, "mfa_index"),
     Page("account-recovery-codes", C, "mfa_view_recovery_codes"),
     Page("account-recovery-codes-new", C, "mfa_generate_recovery_codes"),
@@ -631,6 +648,7 @@ NOT_PAGES = {
     "cases:import-confirm": "POST only (the upload page's form)",
     "cases:import-restart": "POST only (the upload page's form)",
     "cases:import-discard": "POST only (the upload page's form)",
+    "cases:people-import-confirm": "POST only (the people import page's form)",
     "cases:import-errors": "a CSV download",
     "cases:people-review-publish": "POST only (the people review page's forms)",
     "cases:people-review-return": "POST only (the people review page's forms)",
