@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from cases import access
+from cases.corrections import recommendation_share
 from cases.models import Document, ImplementationStatus, Recommendation, StateResponse, Theme
 from cases.people.models import Person, PersonStatusKind
 from cases.services import status_changed_on
@@ -160,6 +161,7 @@ def recommendation(request: HttpRequest, code: str) -> HttpResponse:
             "people_counts": people_counts,
             "people_names": people_names,
             "status_changed_on": status_changed_on(timeline),
+            "share": recommendation_share(request, recommendation),
         },
     )
 
