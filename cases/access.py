@@ -456,6 +456,21 @@ def ever_public_evidence() -> QuerySet:
     return Evidence.objects.filter(Q(confidentiality=Confidentiality.PUBLIC) | Q(pk__in=was_public))
 
 
+def with_public_organisation(queryset: QuerySet) -> QuerySet:
+    """`public_organisation` on each assessment: the name of its organisation when that organisation chose
+    to be named on the public site (`Organisation.public_name_allowed`), else None ("a monitor"). A join in
+    the same query. Never an account: the author is not read."""
+    from django.db.models import Case, CharField, Value, When
+
+    return queryset.annotate(
+        public_organisation=Case(
+            When(organisation__public_name_allowed=True, then=F("organisation__name")),
+            default=Value(None, output_field=CharField()),
+            output_field=CharField(),
+        )
+    )
+
+
 # --- What leaves the organisation: the correction log, feeds, permalinks ---------------------------------
 
 
@@ -478,7 +493,9 @@ def published_changes(viewer: Viewer = ANONYMOUS, queryset: QuerySet | None = No
     evidence = Evidence.objects.order_by("-published_on", "title", "pk")
     return (
         # `outside_viewer` is no member of anything: `visible_assessments` gives it published rows only.
-        with_cited_evidence(viewer, visible_assessments(viewer, queryset), evidence=evidence)
+        with_cited_evidence(
+            viewer, with_public_organisation(visible_assessments(viewer, queryset)), evidence=evidence
+        )
         .select_related("recommendation", "recommendation__document", "corrects")
         .prefetch_related(
             Prefetch(
@@ -567,6 +584,21 @@ def administers(viewer: Viewer, organisation_id: int | None) -> bool:
     """May the viewer change what this organisation owns? Its own members (curators, in the admin) and
     operators only; reading is decided by the visibility functions above."""
     return is_operator(viewer) or (viewer.member and organisation_id == viewer.organisation_id)
+
+
+def admin_organisations(viewer: Viewer, queryset: QuerySet) -> QuerySet:
+    """Organisations in the admin: an operator sees all; a curator her own (to choose whether the public
+    site names it); anybody else none."""
+    if is_operator(viewer):
+        return queryset
+    if viewer.member and viewer.is_curator and viewer.organisation_id:
+        return queryset.filter(pk=viewer.organisation_id)
+    return queryset.none()
+
+
+def may_choose_public_name(viewer: Viewer, organisation_id: int | None) -> bool:
+    """Whether the public site names this organisation is its own choice: its curators' (and operators')."""
+    return is_operator(viewer) or (viewer.is_curator and is_own_organisation(viewer, organisation_id))
 
 
 # --- Imports --------------------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def recommendation_share(request, recommendation) -> dict:
         "title": f"{recommendation.code} — " + "; ".join(f"{item.label}: {item.text}" for item in items),
         "description": recommendation.text[:300],
         "url": url,
-        "image": url + "status.svg",
+        "image": url + "status.png",
         "locale": to_locale(get_language()),
     }
 

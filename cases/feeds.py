@@ -250,6 +250,12 @@ class ChangesFeed(Feed):
     def item_updateddate(self, entry: Entry):
         return entry.updated
 
+    def item_author_name(self, entry: Entry) -> str | None:
+        """ "A monitor of <organisation>" where the organisation chose to be named; otherwise the feed's
+        author (the tracker). Never an account."""
+        organisation = getattr(entry.obj, "public_organisation", None) if entry.kind != "source" else None
+        return _("A monitor of %(organisation)s") % {"organisation": organisation} if organisation else None
+
     def item_categories(self, entry: Entry) -> list[str]:
         return entry.categories
 

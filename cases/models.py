@@ -108,6 +108,16 @@ class IssuingBody(models.TextChoices):
 class Organisation(TimeStamped):
     name = models.CharField(_("name"), max_length=200, unique=True)
     slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    # Issue 13: the public site, the correction log and public feeds say "a monitor of <organisation>" only
+    # when the organisation chose to be named (its curators decide, in the admin); "a monitor" otherwise.
+    public_name_allowed = models.BooleanField(
+        _("named on the public site"),
+        default=False,
+        help_text=_(
+            'Public pages and feeds say "a monitor of <organisation>" for its published assessments. '
+            'Otherwise they say "a monitor". No account is ever named.'
+        ),
+    )
 
     class Meta:
         ordering = ["name"]

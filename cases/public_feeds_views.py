@@ -61,7 +61,7 @@ def assessment(request: HttpRequest, pk: int) -> HttpResponse:
             "title": f"{item.recommendation.code} — {status_summary(item)}",
             "description": item.rationale[:300],
             "url": url,
-            "image": request.build_absolute_uri(recommendation_url + "status.svg"),
+            "image": request.build_absolute_uri(recommendation_url + "status.png"),
             "locale": to_locale(get_language()),
         },
         "citation": cite_assessment(item, url),

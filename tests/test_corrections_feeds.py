@@ -215,8 +215,8 @@ def test_permalink_page_has_open_graph_and_twitter_card(client, record):
     assert meta["og:title"].startswith("XJ22-151-i")
     assert "Partially implemented" in meta["og:title"]
     assert html.unescape(meta["og:description"]).startswith("Corrected rationale")
-    assert meta["og:image"] == "http://testserver/public/recommendations/XJ22-151-i/status.svg"
-    assert meta["og:image:type"] == "image/svg+xml"
+    assert meta["og:image"] == "http://testserver/public/recommendations/XJ22-151-i/status.png"
+    assert meta["og:image:type"] == "image/png"
     assert meta["twitter:card"] == "summary_large_image"
     assert meta["twitter:image"] == meta["og:image"]
     assert f'<link rel="canonical" href="{url}">' in head
@@ -395,6 +395,6 @@ def test_recommendation_share_metadata_for_the_public_recommendation_page(rf, re
 
     share = recommendation_share(rf.get("/"), access.get_recommendation("XJ22-151-i"))
     assert share["url"] == "http://testserver/public/recommendations/XJ22-151-i/"
-    assert share["image"] == "http://testserver/public/recommendations/XJ22-151-i/status.svg"
+    assert share["image"] == "http://testserver/public/recommendations/XJ22-151-i/status.png"
     assert share["title"].startswith("XJ22-151-i — Implementation: Partially implemented")
     assert share["description"].startswith("Takes prompt steps")

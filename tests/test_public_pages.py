@@ -244,6 +244,63 @@ def test_nothing_beyond_published_and_public_on_any_page(world, language, signed
         assert "Qreturn comment marker" not in html
 
 
+def _every_public_address(p) -> dict[str, list[str]]:
+    """Every address of the public site (cases/public/urls.py) and of the correction log, permalinks,
+    status images and public feeds (cases/public_feeds_urls.py), by URL name, with real objects."""
+    published = [p.first.pk, p.correction.pk]
+    return {
+        "public:home": ["/public/"],
+        "public:recommendation": [
+            f"/public/recommendations/{p.rec.code}/",
+            f"/public/recommendations/{p.rec2.code}/",
+        ],
+        "public:status-png": [f"/public/recommendations/{p.rec.code}/status.png"],
+        "public:document": [f"/public/documents/{p.document.slug}/"],
+        "public:theme": [f"/public/themes/{p.theme.slug}/"],
+        "public:search": ["/public/search/", "/public/search/?q=release", "/public/search/?q=Qsubmitted"],
+        "public:language": ["/public/language/ug/?next=/ug/public/"],
+        "public_feeds:corrections": ["/corrections/"],
+        "public_feeds:corrections-feed": ["/corrections/feed.atom"],
+        "public_feeds:assessment": [f"/public/assessments/{pk}/" for pk in published],
+        "public_feeds:status-svg": [f"/public/recommendations/{p.rec.code}/status.svg"],
+        "public_feeds:site-feed": ["/feeds/changes.atom"],
+        "public_feeds:document-feed": [f"/feeds/documents/{p.document.slug}.atom"],
+        "public_feeds:recommendation-feed": [f"/feeds/recommendations/{p.rec.code}.atom"],
+        "public_feeds:theme-feed": [f"/feeds/themes/{p.theme.slug}.atom"],
+    }
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_anonymous_sees_nothing_beyond_published_and_public_on_every_public_address(world, language):
+    """The access matrix of the public face: every public URL name (a new one fails here until it is
+    listed), anonymously, in every language: answered, with none of the secrets and no return comment;
+    every unpublished assessment's permalink a 404."""
+    from cases import public_feeds_urls
+    from cases.models import Assessment, ReviewState
+    from cases.public import urls as public_urls
+
+    addresses = _every_public_address(world)
+    names = {f"public:{u.name}" for u in public_urls.urlpatterns}
+    names |= {f"public_feeds:{u.name}" for u in public_feeds_urls.urlpatterns}
+    assert set(addresses) == names
+    prefix = LANGUAGES[language]
+    for name, urls in addresses.items():
+        for url in urls:
+            # A new visitor each time: the language link's cookie would redirect the unprefixed addresses.
+            response = Client().get(prefix + url)
+            expected = 302 if name == "public:language" else 200
+            assert response.status_code == expected, (name, url, response.status_code)
+            assert not response.cookies or name == "public:language", (name, "sets a cookie")
+            content = response.content.decode(errors="replace").lower()
+            for what, secret in SECRETS.items():
+                assert secret.lower() not in content, f"{what} at {url} ({language})"
+            assert "qreturn comment marker" not in content
+    unpublished = Assessment.objects.exclude(review_state=ReviewState.PUBLISHED).values_list("pk", flat=True)
+    assert len(unpublished) == 3  # submitted, returned, withdrawn
+    for pk in unpublished:
+        assert Client().get(f"{prefix}/public/assessments/{pk}/").status_code == 404, pk
+
+
 def test_a_source_made_confidential_leaves_the_public_pages(world):
     """Uncited public evidence made internal: gone from the page at once (and its ETag changes)."""
     loose = make_evidence(world.alice, "https://news.example.org/loose", recommendations=[world.rec2])

@@ -33,7 +33,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import condition, require_safe
 
 from cases import access
-from cases.models import Document, Evidence, Recommendation, Theme
+from cases.models import Document, Evidence, Organisation, Recommendation, Theme
 from cases.people.models import Person
 
 # Five minutes: long enough to absorb a burst of readers of a shared link, short enough that a correction
@@ -73,6 +73,8 @@ def _parts() -> list[QuerySet]:
         _part(access.ever_public_people(), "updated_at"),
         _part(access.public_people(), "updated_at"),
         _part(people_links, "person__updated_at"),
+        # "a monitor of <organisation>": an organisation named, renamed or no longer named.
+        _part(Organisation.objects.filter(public_name_allowed=True), "updated_at"),
     ]
 
 

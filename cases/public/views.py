@@ -2,7 +2,7 @@
 
 Everything shown comes through access.py's public functions, whoever reads (a signed-in reader sees the
 public copy too): published assessments, `public` evidence, consented people as counts and names, and
-never an account ("a monitor"; organisations cannot yet choose to be named, so none is). Each page runs a
+never an account ("a monitor", or "a monitor of <organisation>" where it chose to be named). Each page runs a
 fixed number of queries whatever the data (tests/test_public_pages.py holds them to it), plus the one of
 `caching.public_state`, which alone answers a conditional GET.
 """
@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from cases import access
+from cases.corrections import recommendation_share
 from cases.models import Document, ImplementationStatus, Recommendation, StateResponse, Theme
 from cases.people.models import Person, PersonStatusKind
 from cases.services import status_changed_on
@@ -79,7 +80,7 @@ def home(request: HttpRequest) -> HttpResponse:
     )
     cards = _scorecards(documents, Recommendation.objects.all())
     latest = list(
-        access.public_assessments()
+        access.with_public_organisation(access.public_assessments())
         .with_correction()
         .select_related("recommendation")
         .order_by("-published_at", "-id")[:LATEST_CHANGES]
@@ -132,7 +133,7 @@ def recommendation(request: HttpRequest, code: str) -> HttpResponse:
     # public sources of all rows in one prefetch; the public evidence; the people's counts and names.
     timeline = list(
         access.public_cited_evidence(
-            access.public_assessments(recommendation.assessments.all())
+            access.with_public_organisation(access.public_assessments(recommendation.assessments.all()))
             .select_related("corrects")
             .with_correction()
             .order_by("-assessed_on", F("published_at").desc(nulls_first=True), "-id")
@@ -160,6 +161,7 @@ def recommendation(request: HttpRequest, code: str) -> HttpResponse:
             "people_counts": people_counts,
             "people_names": people_names,
             "status_changed_on": status_changed_on(timeline),
+            "share": recommendation_share(request, recommendation),
         },
     )
 

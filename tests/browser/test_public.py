@@ -5,6 +5,7 @@ nothing unpublished or confidential. axe's WCAG A/AA rules on each page; no CSP 
 
 import datetime
 import re
+import xml.etree.ElementTree as ET
 
 import pytest
 from playwright.sync_api import expect
@@ -129,3 +130,84 @@ def test_anonymous_walk_in_english_and_uyghur(page, public_site, axe_source):  #
     page.locator(".language-switcher").get_by_role("link", name="English").click()
     expect(page).to_have_url(re.compile(r"/public/$"))
     expect(html).to_have_attribute("dir", "ltr")
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("language", "prefix"), [("en", ""), ("zh-hans", "/zh-hans"), ("ug", "/ug")])
+def test_anonymous_sees_scorecard_recommendation_correction_log_and_feed(
+    page,
+    public_site,
+    axe_source,  # noqa: F811
+    language,
+    prefix,
+):
+    """Issue 13's walk, in each language: an anonymous visitor goes from the scorecard to a recommendation,
+    to the correction log by the site's navigation, and reads the Atom feed the pages announce; none of it
+    shows unpublished work, partners or internal sources, or an account."""
+    rec, first, correction = public_site["rec"], public_site["first"], public_site["correction"]
+    html = page.locator("html")
+    direction = "rtl" if language == "ug" else "ltr"
+
+    # The scorecard.
+    page.goto(f"{prefix}/public/")
+    expect(html).to_have_attribute("lang", language)
+    expect(html).to_have_attribute("dir", direction)
+    expect(page.locator(".scorecard__headline").first).to_contain_text("0")
+    expect(page.locator("svg.bar-chart")).to_have_count(2)
+    assert page.context.cookies() == []  # an anonymous reader of the public pages gets no cookie
+    _no_secrets(page)
+
+    # A recommendation, by its link in the latest changes.
+    page.locator(
+        f'a[href="{prefix}/public/recommendations/{rec.code}/#assessment-{correction.pk}"]'
+    ).first.click()
+    expect(page).to_have_url(re.compile(rf"{prefix}/public/recommendations/XJ22-151-i/#assessment-"))
+    expect(html).to_have_attribute("lang", language)
+    expect(page.locator("h1")).to_have_text("XJ22-151-i")
+    expect(page.locator(f"#assessment-{first.pk} del.corrected")).to_be_visible()
+    expect(page.locator("#evidence")).to_contain_text("Qpublic report")
+    image = page.locator('meta[property="og:image"]').get_attribute("content")
+    assert image.endswith(f"{prefix}/public/recommendations/XJ22-151-i/status.png")
+    _no_secrets(page)
+
+    # The correction log, from the navigation: what changed, why, and both versions' permalinks.
+    page.locator(".site-nav").locator(f'a[href="{prefix}/corrections/"]').click()
+    expect(page).to_have_url(re.compile(rf"{prefix}/corrections/$"))
+    expect(html).to_have_attribute("dir", direction)
+    entry = page.locator("article.correction")
+    expect(entry).to_have_count(1)
+    expect(entry).to_contain_text("XJ22-151-i")
+    expect(entry).to_contain_text("Some were released; most remain detained.")
+    for version in (first, correction):
+        expect(entry.locator(f'a[href="{prefix}/public/assessments/{version.pk}/"]').first).to_be_attached()
+    _no_secrets(page)
+    _axe(page, axe_source)
+    screenshot(page, f"public-corrections-{language}")
+
+    # The permalink of the corrected version says so and links to its correction.
+    entry.locator(f'a[href="{prefix}/public/assessments/{first.pk}/"]').first.click()
+    expect(page).to_have_url(re.compile(rf"{prefix}/public/assessments/{first.pk}/$"))
+    expect(page.locator(f'a[href="{prefix}/public/assessments/{correction.pk}/"]').first).to_be_visible()
+    _no_secrets(page)
+
+    # The feed the page announces (rel="alternate"), as a feed reader would fetch it, without a session.
+    feed_href = page.locator('head link[rel="alternate"][type="application/atom+xml"]').first.get_attribute(
+        "href"
+    )
+    assert feed_href == f"{prefix}/feeds/changes.atom"
+    response = page.request.get(feed_href)
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    assert "public" in response.headers["cache-control"]
+    body = response.text()
+    for secret in SECRETS:
+        assert secret not in body, secret
+    root = ET.fromstring(response.body())  # noqa: S314 (our own feed)
+    assert root.tag == f"{ATOM}feed"
+    entries = root.findall(f"{ATOM}entry")
+    assert len(entries) == 2  # the publication and its correction; the submitted draft is not there
+    links = {link.get("href") for e in entries for link in e.findall(f"{ATOM}link")}
+    assert any(href.endswith(f"{prefix}/public/assessments/{correction.pk}/") for href in links), links

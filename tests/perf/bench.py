@@ -13,7 +13,8 @@ database). Standard library only. Environment: BENCH_RECOMMENDATIONS, BENCH_SEED
 BENCH_EXPORT_RUNS, BENCH_DB, BENCH_DIR, BENCH_PORT, BENCH_POSTGRES_URL (backup and restore timed on PostgreSQL too). `bench.py --prepare` only creates the database (the
 300,000-row one takes a while); `bench.py --explain` prints the plan of every query of the measured pages;
 `bench.py --backup` only times `manage.py backup` and `restore` (native and portable; also run at the end);
-`bench.py --import` only the import figures (tests/perf/import_bench.py; also run at the end).
+`bench.py --import` only the import figures (tests/perf/import_bench.py; also run at the end);
+`bench.py --public` only the public page under wrk (tests/perf/public_bench.py; also run at the end).
 """
 
 from __future__ import annotations
@@ -838,6 +839,11 @@ def main() -> int:
         from tests.perf.import_bench import measure_import
 
         return 1 if measure_import(config) else 0
+    if "--public" in sys.argv:
+        # Only the public page under wrk (issue 13; tests/perf/public_bench.py).
+        from tests.perf.public_bench import measure_public
+
+        return 1 if measure_public(config) else 0
     if "--prepare" in sys.argv:
         # Only create the database (e.g. the 300,000-row one, ahead of time).
         harness.setup_django(harness.server_env(config))
@@ -852,6 +858,10 @@ def main() -> int:
     from tests.perf.import_bench import measure_import
 
     measure_import(config)
+    print()
+    from tests.perf.public_bench import measure_public
+
+    measure_public(config)
     log(f"done in {time.monotonic() - started:.0f}s")
     failed = [f.name for f in figures if f.status]
     if failed:

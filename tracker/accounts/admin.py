@@ -73,21 +73,54 @@ class SuperuserOnlyMixin:
 
 @admin.register(Organisation)
 class OrganisationAdmin(SuperuserOnlyMixin, ScopedLookupsMixin, admin.ModelAdmin):
-    list_display = ["name", "slug", "member_count", "evidence_count", "api_key_count", "created_at"]
+    """Operators run every organisation. A curator sees her own and changes one thing: whether the public
+    site names it ("a monitor of <organisation>"; cases.access.may_choose_public_name)."""
+
+    list_display = [
+        "name",
+        "slug",
+        "public_name_allowed",
+        "member_count",
+        "evidence_count",
+        "api_key_count",
+        "created_at",
+    ]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at", "updated_at"]
     ordering = ["name"]
 
+    def _chooses(self, request, obj=None) -> bool:
+        viewer = access.viewer_for_admin(request.user)
+        if obj is None:
+            return request.user.is_active and (access.is_operator(viewer) or viewer.is_curator)
+        return request.user.is_active and access.may_choose_public_name(viewer, obj.pk)
+
+    def has_module_permission(self, request):
+        return self._chooses(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._chooses(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._chooses(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return ["name", "slug", *self.readonly_fields]
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return self.prepopulated_fields if request.user.is_superuser else {}
+
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                n_members=_count(Membership, "organisation"),
-                n_evidence=_count(Evidence, "organisation"),
-                n_keys=_count(ApiKey, "organisation", revoked_at__isnull=True),
-            )
+        queryset = access.admin_organisations(
+            access.viewer_for_admin(request.user), super().get_queryset(request)
+        )
+        return queryset.annotate(
+            n_members=_count(Membership, "organisation"),
+            n_evidence=_count(Evidence, "organisation"),
+            n_keys=_count(ApiKey, "organisation", revoked_at__isnull=True),
         )
 
     @admin.display(description=_("members"), ordering="n_members")
