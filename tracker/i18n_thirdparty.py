@@ -7,8 +7,9 @@ here with gettext_noop so that `makemessages` keeps them in our catalogues; the 
 tests/test_languages_pages.py finds any that is missing. The Chinese is the library's own where it had one without
 English in it; everything else, and all the Uyghur, is ours (machine-assisted; a native speaker's review wanted).
 
-`apply()` (from AccountsConfig.ready) gives a translatable name to the two things the libraries leave in plain
-English: django-tasks-db's app name and allauth's user-session model.
+`apply()` (from AccountsConfig.ready) gives a translatable name to the things the libraries leave in plain
+English: django-tasks-db's app name, allauth's user-session model, and the text of the admin's yes/no icons (Django
+writes the Python value, alt="True", in every language).
 """
 
 from __future__ import annotations
@@ -143,3 +144,21 @@ def apply() -> None:
 
         UserSession._meta.verbose_name = _("user session")
         UserSession._meta.verbose_name_plural = _("user sessions")
+    from django.contrib.admin.templatetags import admin_list
+
+    # Lists, read-only fields and display_for_field all import it from here when they render.
+    admin_list._boolean_icon = _boolean_icon
+
+
+def _boolean_icon(field_val):
+    """Django's admin yes/no/unknown icon, with its text in the page's language ("Yes", not "True")."""
+    from django.templatetags.static import static
+    from django.utils.html import format_html
+    from django.utils.translation import gettext
+
+    name, text = {
+        True: ("yes", gettext("Yes")),
+        False: ("no", gettext("No")),
+        None: ("unknown", gettext("Unknown")),
+    }[field_val]
+    return format_html('<img src="{}" alt="{}">', static(f"admin/img/icon-{name}.svg"), text)

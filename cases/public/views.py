@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from cases import access
+from cases.collation import ByLanguage
 from cases.models import Document, ImplementationStatus, Recommendation, StateResponse, Theme
 from cases.people.models import Person, PersonStatusKind
 from cases.services import status_changed_on
@@ -84,7 +85,9 @@ def home(request: HttpRequest) -> HttpResponse:
         .select_related("recommendation")
         .order_by("-published_at", "-id")[:LATEST_CHANGES]
     )
-    themes = list(Theme.objects.annotate(n=Count("recommendations")).filter(n__gt=0).order_by("name"))
+    themes = list(
+        Theme.objects.annotate(n=Count("recommendations")).filter(n__gt=0).order_by(ByLanguage("name"), "pk")
+    )
     return render(
         request,
         "public/home.html",
@@ -155,7 +158,7 @@ def recommendation(request: HttpRequest, code: str) -> HttpResponse:
             "evidence_list": list(
                 access.public_evidence()
                 .filter(recommendations=recommendation)
-                .order_by("-published_on", "title", "pk")
+                .order_by("-published_on", ByLanguage("title"), "pk")
             ),
             "people_counts": people_counts,
             "people_names": people_names,
