@@ -31,6 +31,7 @@ from tracker.accounts import audit
 from tracker.accounts.roles import is_curator, is_monitor
 from tracker.notifications.models import unread_count as unread_notifications
 
+from .collation import ByLanguage
 from .models import ApiKey, Assessment, Confidentiality, Evidence, Membership, Recommendation, ReviewState
 from .translations.models import with_translated_text
 
@@ -315,7 +316,11 @@ def with_cited_evidence(
     is not narrowed here: pass one already cut by `visible_assessments` or `.published()`.
     """
     queryset = Assessment.objects.all() if queryset is None else queryset
-    evidence = Evidence.objects.order_by("-published_on", "title", "pk") if evidence is None else evidence
+    evidence = (
+        Evidence.objects.order_by("-published_on", ByLanguage("title"), "pk")
+        if evidence is None
+        else evidence
+    )
     return queryset.annotate(withheld_count=withheld_count(viewer)).prefetch_related(
         Prefetch("evidence", queryset=visible_evidence(viewer, evidence), to_attr="visible_evidence")
     )
@@ -490,7 +495,7 @@ def published_changes(viewer: Viewer = ANONYMOUS, queryset: QuerySet | None = No
     public pages show."""
     viewer = outside_viewer(viewer)
     queryset = Assessment.objects.all() if queryset is None else queryset
-    evidence = Evidence.objects.order_by("-published_on", "title", "pk")
+    evidence = Evidence.objects.order_by("-published_on", ByLanguage("title"), "pk")
     return (
         # `outside_viewer` is no member of anything: `visible_assessments` gives it published rows only.
         with_cited_evidence(

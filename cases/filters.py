@@ -196,7 +196,7 @@ def visible_authors(request):
 
     viewer = access.viewer_for_user(getattr(request, "user", None))
     authors = access.visible_assessments(viewer).order_by().values("author_id")
-    return get_user_model().objects.filter(pk__in=authors).order_by("username")
+    return get_user_model().objects.filter(pk__in=authors).order_by(ByLanguage("username"), "pk")
 
 
 class AuthorFilter(django_filters.ModelChoiceFilter):

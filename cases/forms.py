@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from tracker.accounts import audit
 
 from . import access, services
+from .collation import ByLanguage
 from .models import (
     Assessment,
     Basis,
@@ -254,7 +255,7 @@ class AssessmentForm(forms.Form):
         visible = access.visible_evidence(viewer)
         self.fields["evidence"].queryset = access.visible_evidence(
             viewer, recommendation.evidence.all()
-        ).order_by("-published_on", "title", "pk")
+        ).order_by("-published_on", ByLanguage("title"), "pk")
         # Validation accepts any visible source; only the rendered list is bounded (OTHER_EVIDENCE_LISTED).
         other = self.fields["other_evidence"]
         other.queryset = visible

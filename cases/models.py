@@ -131,8 +131,12 @@ class Organisation(TimeStamped):
 class Membership(TimeStamped):
     """Every user belongs to exactly one organisation; it decides who sees `internal` evidence."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="memberships")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="membership"
+    )
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="memberships"
+    )
 
     class Meta:
         verbose_name = _("membership")
@@ -212,7 +216,9 @@ class RecommendationQuerySet(models.QuerySet):
 
 
 class Recommendation(TimeStamped):
-    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="recommendations")
+    document = models.ForeignKey(
+        Document, verbose_name=_("document"), on_delete=models.PROTECT, related_name="recommendations"
+    )
     # Blank only for imported recommendations whose source has no paragraph numbers (UHRI).
     paragraph = models.CharField(
         _("paragraph"), max_length=50, blank=True, help_text=_("For example 151(i).")
@@ -222,7 +228,9 @@ class Recommendation(TimeStamped):
     )
     text = models.TextField(_("text"))
     addressee = models.CharField(_("addressee"), max_length=32, choices=Addressee.choices)
-    themes = models.ManyToManyField(Theme, blank=True, related_name="recommendations")
+    themes = models.ManyToManyField(
+        Theme, verbose_name=_("themes"), blank=True, related_name="recommendations"
+    )
     position = models.PositiveIntegerField(
         _("position"), default=0, help_text=_("Order within the document.")
     )
@@ -375,9 +383,16 @@ class Evidence(TimeStamped):
         Organisation, on_delete=models.PROTECT, related_name="evidence", verbose_name=_("held by")
     )
     added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("added by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    recommendations = models.ManyToManyField(Recommendation, blank=True, related_name="evidence")
+    recommendations = models.ManyToManyField(
+        Recommendation, verbose_name=_("recommendations"), blank=True, related_name="evidence"
+    )
 
     history = HistoricalRecords(m2m_fields=[recommendations])
     objects = EvidenceQuerySet.as_manager()
@@ -503,7 +518,9 @@ class AssessmentQuerySet(models.QuerySet):
 
 
 class Assessment(TimeStamped):
-    recommendation = models.ForeignKey(Recommendation, on_delete=models.PROTECT, related_name="assessments")
+    recommendation = models.ForeignKey(
+        Recommendation, verbose_name=_("recommendation"), on_delete=models.PROTECT, related_name="assessments"
+    )
     implementation_status = models.CharField(
         _("implementation status"), max_length=32, choices=ImplementationStatus.choices
     )
@@ -513,7 +530,7 @@ class Assessment(TimeStamped):
     basis = models.CharField(_("basis"), max_length=32, choices=Basis.choices)
     assessed_on = models.DateField(_("assessed on"), help_text=_("The date this assessment speaks for."))
     rationale = models.TextField(_("rationale"), max_length=5000)
-    evidence = models.ManyToManyField(Evidence, related_name="assessments")
+    evidence = models.ManyToManyField(Evidence, verbose_name=_("evidence"), related_name="assessments")
     corrects = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -522,13 +539,25 @@ class Assessment(TimeStamped):
         related_name="corrections",
         verbose_name=_("corrects"),
     )
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assessments")
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="assessments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.PROTECT,
+        related_name="assessments",
+    )
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="assessments"
+    )
     review_state = models.CharField(
         _("review state"), max_length=16, choices=ReviewState.choices, default=ReviewState.SUBMITTED
     )
     reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="reviews"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewer"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reviews",
     )
     review_comment = models.TextField(_("review comment"), max_length=2000, blank=True)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
@@ -620,10 +649,14 @@ class Assessment(TimeStamped):
 class AssessmentTransition(models.Model):
     """One row per review transition: who moved which assessment from what to what, and why."""
 
-    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="transitions")
+    assessment = models.ForeignKey(
+        Assessment, verbose_name=_("assessment"), on_delete=models.CASCADE, related_name="transitions"
+    )
     from_state = models.CharField(_("from"), max_length=16, choices=ReviewState.choices, blank=True)
     to_state = models.CharField(_("to"), max_length=16, choices=ReviewState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), on_delete=models.PROTECT, related_name="+"
+    )
     comment = models.TextField(_("comment"), max_length=2000, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
 
@@ -643,7 +676,8 @@ class AssessmentTransition(models.Model):
         indexes = [models.Index(fields=["assessment", "created_at"], name="cases_transition_by_assessment")]
 
     def __str__(self) -> str:
-        return f"{self.from_state or '∅'} → {self.to_state} by {self.actor}"
+        # The states' labels in the page's language and no English joining word: this is the admin's page title.
+        return f"{self.get_from_state_display() or '∅'} → {self.get_to_state_display()} · {self.actor}"
 
 
 # --- Partner API keys ----------------------------------------------------------------------------------
@@ -669,10 +703,12 @@ class ApiKey(TimeStamped):
     """An organisation's key for the export. The secret is shown once; only its SHA-256 is stored, and the
     short prefix (also part of the key) finds the row without revealing anything."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="api_keys")
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.CASCADE, related_name="api_keys"
+    )
     name = models.CharField(_("name"), max_length=200, blank=True)
     prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
-    hashed_key = models.CharField(max_length=64, unique=True, editable=False)
+    hashed_key = models.CharField(_("SHA-256 of the key"), max_length=64, unique=True, editable=False)
     clearance = models.CharField(
         _("clearance"), max_length=16, choices=KeyClearance.choices, default=KeyClearance.PUBLIC
     )
@@ -680,7 +716,12 @@ class ApiKey(TimeStamped):
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     objects = ApiKeyQuerySet.as_manager()
@@ -722,7 +763,12 @@ class ThemeMapping(TimeStamped):
         verbose_name=_("theme"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     class Meta:
@@ -761,9 +807,14 @@ class ImportRun(TimeStamped):
     error = models.TextField(_("error"), blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="import_runs"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.PROTECT,
+        related_name="import_runs",
     )
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="import_runs")
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="import_runs"
+    )
 
     class Meta:
         ordering = ["-created_at"]

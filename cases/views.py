@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from . import access
+from .collation import ByLanguage
 from .filters import EvidenceFilter, RecommendationFilter
 from .models import Assessment, Evidence, ImplementationStatus, Recommendation, ReviewState, StateResponse
 from .services import status_changed_on
@@ -200,7 +201,7 @@ def recommendation_detail(request: HttpRequest, viewer: access.Viewer, code: str
             "evidence_list": list(
                 access.visible_evidence(viewer)
                 .filter(recommendations=recommendation)
-                .order_by("-published_on", "title", "pk")
+                .order_by("-published_on", ByLanguage("title"), "pk")
             ),
             "state_claim": recommendation.state_claim,
             # From the assessments' own dates (never the time the status was computed, which is the day the
@@ -216,7 +217,11 @@ def filtered_evidence(
     """The evidence the viewer may see as the request filters it, newest first (the page and its downloads)."""
     filterset = EvidenceFilter(request.GET, queryset=access.visible_evidence(viewer, base))
     valid = filterset.is_valid()
-    queryset = filterset.qs.order_by("-published_on", "title", "pk") if valid else filterset.queryset.none()
+    queryset = (
+        filterset.qs.order_by("-published_on", ByLanguage("title"), "pk")
+        if valid
+        else filterset.queryset.none()
+    )
     return filterset, valid, queryset
 
 

@@ -7,8 +7,9 @@ here with gettext_noop so that `makemessages` keeps them in our catalogues; the 
 tests/test_languages_pages.py finds any that is missing. The Chinese is the library's own where it had one without
 English in it; everything else, and all the Uyghur, is ours (machine-assisted; a native speaker's review wanted).
 
-`apply()` (from AccountsConfig.ready) gives a translatable name to the two things the libraries leave in plain
-English: django-tasks-db's app name and allauth's user-session model.
+`apply()` (from AccountsConfig.ready) gives a translatable name to the things the libraries leave in plain
+English: django-tasks-db's app name, allauth's user-session model, and the text of the admin's yes/no icons (Django
+writes the Python value, alt="True", in every language).
 """
 
 from __future__ import annotations
@@ -121,6 +122,29 @@ MESSAGES = [
     gettext_noop("HTTP Accept"),
     gettext_noop("Logout Time"),
     gettext_noop("Access lock out"),
+    # allauth's flash messages (templates/<app>/messages/*.txt: "Successfully signed in as alice." at the top of
+    # the first page after signing in); tests/test_languages_admin_labels.py lists them from the package
+    gettext_noop("Successfully signed in as %(name)s."),
+    gettext_noop("You have signed out."),
+    gettext_noop("Password successfully changed."),
+    gettext_noop("Password successfully set."),
+    gettext_noop("Primary email address set."),
+    gettext_noop("Your primary email address must be verified."),
+    gettext_noop("Confirmation email sent to %(email)s."),
+    gettext_noop("You have confirmed %(email)s."),
+    gettext_noop("Removed email address %(email)s."),
+    gettext_noop("You cannot remove your primary email address (%(email)s)."),
+    gettext_noop("Unable to confirm %(email)s because it is already confirmed by a different account."),
+    gettext_noop("A sign-in code has been sent to %(recipient)s."),
+    gettext_noop("A verification code has been sent to %(phone)s."),
+    gettext_noop("You have verified phone number %(phone)s."),
+    gettext_noop("Authenticator app activated."),
+    gettext_noop("Authenticator app deactivated."),
+    gettext_noop("A new set of recovery codes has been generated."),
+    gettext_noop("Save them  in a secure location now — they won't be shown again."),
+    gettext_noop("Security key added."),
+    gettext_noop("Security key removed."),
+    gettext_noop("Signed out of all other sessions."),
     # Django's admin: strings newer than its Chinese catalogue; a time of day
     gettext_noop("Model name"),
     gettext_noop("Add link"),
@@ -143,3 +167,21 @@ def apply() -> None:
 
         UserSession._meta.verbose_name = _("user session")
         UserSession._meta.verbose_name_plural = _("user sessions")
+    from django.contrib.admin.templatetags import admin_list
+
+    # Lists, read-only fields and display_for_field all import it from here when they render.
+    admin_list._boolean_icon = _boolean_icon
+
+
+def _boolean_icon(field_val):
+    """Django's admin yes/no/unknown icon, with its text in the page's language ("Yes", not "True")."""
+    from django.templatetags.static import static
+    from django.utils.html import format_html
+    from django.utils.translation import gettext
+
+    name, text = {
+        True: ("yes", gettext("Yes")),
+        False: ("no", gettext("No")),
+        None: ("unknown", gettext("Unknown")),
+    }[field_val]
+    return format_html('<img src="{}" alt="{}">', static(f"admin/img/icon-{name}.svg"), text)

@@ -10,6 +10,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
+from cases.collation import ByLanguage
 from cases.models import IssuingBody, StateResponse, Theme
 
 from .normalise import FIELDS
@@ -156,7 +157,7 @@ class UploadForm(forms.Form):
 def _choices(kind: str) -> list[tuple[str, str]]:
     undecided = [("", _("— leave it unknown —")), (DROP, _("Drop it"))]
     if kind == "theme":
-        return undecided + list(Theme.objects.order_by("name").values_list("slug", "name"))
+        return undecided + list(Theme.objects.order_by(ByLanguage("name"), "pk").values_list("slug", "name"))
     if kind == "response":
         return undecided + [(c.value, c.label) for c in StateResponse if c != StateResponse.NO_RESPONSE]
     return undecided + [(c.value, c.label) for c in IssuingBody]

@@ -159,10 +159,12 @@ class Person(TimeStamped):
             "your organisation's own pages still show them."
         ),
     )
-    recommendations = models.ManyToManyField(Recommendation, blank=True, related_name="people")
+    recommendations = models.ManyToManyField(
+        Recommendation, verbose_name=_("recommendations"), blank=True, related_name="people"
+    )
     # Normalised Latin forms of every name and alias (cases.people.dedupe.search_key): search across
     # scripts and duplicate detection read this, never the raw names.
-    search_key = models.TextField(editable=False, blank=True)
+    search_key = models.TextField(_("search key"), editable=False, blank=True)
     # Denormalised from the latest published status entry (services.recompute_person_status), so the
     # list's filters and the recommendation page's counts never aggregate the history.
     current_status = models.CharField(
@@ -173,10 +175,21 @@ class Person(TimeStamped):
     )
     status_on = models.DateField(_("status as of"), null=True, blank=True)
     merged_into = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged", editable=False
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged",
+        editable=False,
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     objects = PersonQuerySet.as_manager()
@@ -268,7 +281,9 @@ class PersonStatusQuerySet(models.QuerySet):
 
 
 class PersonStatus(TimeStamped):
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="statuses")
+    person = models.ForeignKey(
+        Person, verbose_name=_("person"), on_delete=models.PROTECT, related_name="statuses"
+    )
     status = models.CharField(_("status"), max_length=32, choices=PersonStatusKind.choices)
     facility_type = models.CharField(
         _("facility type"), max_length=32, choices=FacilityType.choices, blank=True
@@ -278,17 +293,33 @@ class PersonStatus(TimeStamped):
     basis = models.CharField(_("basis"), max_length=32, choices=StatusBasis.choices)
     occurred_on = models.DateField(_("date"), help_text=_("The date this status speaks for."))
     note = models.TextField(_("note"), max_length=5000, blank=True)
-    evidence = models.ManyToManyField(Evidence, blank=True, related_name="person_statuses")
-    corrects = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections"
+    evidence = models.ManyToManyField(
+        Evidence, verbose_name=_("evidence"), blank=True, related_name="person_statuses"
     )
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="person_statuses")
+    corrects = models.ForeignKey(
+        "self",
+        verbose_name=_("corrects"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrections",
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT, related_name="+"
+    )
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="person_statuses"
+    )
     review_state = models.CharField(
         _("review state"), max_length=16, choices=ReviewState.choices, default=ReviewState.SUBMITTED
     )
     reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewer"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     review_comment = models.TextField(_("review comment"), max_length=2000, blank=True)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
@@ -354,15 +385,21 @@ class PersonStatus(TimeStamped):
 class PersonStatusTransition(models.Model):
     """One row per review transition of a status entry: who moved it from what to what, and why."""
 
-    entry = models.ForeignKey(PersonStatus, on_delete=models.CASCADE, related_name="transitions")
+    entry = models.ForeignKey(
+        PersonStatus, verbose_name=_("status entry"), on_delete=models.CASCADE, related_name="transitions"
+    )
     from_state = models.CharField(_("from"), max_length=16, choices=ReviewState.choices, blank=True)
     to_state = models.CharField(_("to"), max_length=16, choices=ReviewState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), on_delete=models.PROTECT, related_name="+"
+    )
     comment = models.TextField(_("comment"), max_length=2000, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("status transition")
+        verbose_name_plural = _("status transitions")
         constraints = [
             models.CheckConstraint(
                 condition=_in("to_state", ReviewState), name="cases_personstatustransition_to_valid"
@@ -370,7 +407,7 @@ class PersonStatusTransition(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.from_state or '∅'} → {self.to_state}"
+        return f"{self.get_from_state_display() or '∅'} → {self.get_to_state_display()} · {self.actor}"
 
 
 __all__ = [

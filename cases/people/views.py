@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from cases import access
+from cases.collation import ByLanguage
 from cases.models import Recommendation
 from tracker.accounts import audit
 
@@ -73,7 +74,7 @@ def person_detail(request: HttpRequest, viewer: access.Viewer, reference: str) -
         .prefetch_related(
             Prefetch(
                 "evidence",
-                queryset=access.visible_evidence(viewer).order_by("title", "pk"),
+                queryset=access.visible_evidence(viewer).order_by(ByLanguage("title"), "pk"),
                 to_attr="shown_evidence",
             )
         )

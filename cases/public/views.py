@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from cases import access
+from cases.collation import ByLanguage
 from cases.corrections import recommendation_share
 from cases.models import Document, ImplementationStatus, Recommendation, StateResponse, Theme
 from cases.people.models import Person, PersonStatusKind
@@ -85,7 +86,9 @@ def home(request: HttpRequest) -> HttpResponse:
         .select_related("recommendation")
         .order_by("-published_at", "-id")[:LATEST_CHANGES]
     )
-    themes = list(Theme.objects.annotate(n=Count("recommendations")).filter(n__gt=0).order_by("name"))
+    themes = list(
+        Theme.objects.annotate(n=Count("recommendations")).filter(n__gt=0).order_by(ByLanguage("name"), "pk")
+    )
     return render(
         request,
         "public/home.html",
@@ -156,7 +159,7 @@ def recommendation(request: HttpRequest, code: str) -> HttpResponse:
             "evidence_list": list(
                 access.public_evidence()
                 .filter(recommendations=recommendation)
-                .order_by("-published_on", "title", "pk")
+                .order_by("-published_on", ByLanguage("title"), "pk")
             ),
             "people_counts": people_counts,
             "people_names": people_names,

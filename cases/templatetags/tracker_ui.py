@@ -32,6 +32,7 @@ class ChartBar:
     y: int
     label_y: int
     width: int
+    x: int
     count_x: int
     count_y: int
 
@@ -197,7 +198,10 @@ def bar_chart(rows, title: str):
     """A horizontal bar chart as inline SVG; `rows` are dicts with `value`, `label` and `count`.
 
     The geometry is computed here so the SVG needs no script and no `style` attribute (the CSP forbids
-    both); colours come from CSS classes named after the choice value."""
+    both); colours come from CSS classes named after the choice value. In a right-to-left language (Uyghur) it
+    is mirrored: the SVG's direction is rtl, labels start at the right edge, bars grow leftwards from it, and
+    each count (a number, isolated left to right) ends just left of its bar."""
+    rtl = get_language_bidi()
     rows = list(rows)
     largest = max((row["count"] for row in rows), default=0)
     bars = []
@@ -215,7 +219,8 @@ def bar_chart(rows, title: str):
                 y=top + CHART_BAR_TOP,
                 label_y=top + CHART_LABEL_BASELINE,
                 width=width,
-                count_x=width + 8,
+                x=CHART_WIDTH - width if rtl else 0,
+                count_x=CHART_WIDTH - width - 8 if rtl else width + 8,
                 count_y=top + CHART_BAR_TOP + CHART_BAR_HEIGHT - 4,
             )
         )
@@ -226,4 +231,8 @@ def bar_chart(rows, title: str):
         "height": max(len(rows), 1) * CHART_ROW,
         "bar_height": CHART_BAR_HEIGHT,
         "track_width": CHART_BAR_MAX,
+        "track_x": CHART_WIDTH - CHART_BAR_MAX if rtl else 0,
+        "label_x": CHART_WIDTH if rtl else 0,
+        "direction": "rtl" if rtl else "ltr",
+        "count_anchor": "end" if rtl else "start",
     }

@@ -73,3 +73,44 @@ def test_accept_language_is_the_first_guess(browser, live_server, alice):
         expect(page.locator("html")).to_have_attribute("dir", "rtl")
     finally:
         context.close()
+
+
+CHART_GEOMETRY = """() => [...document.querySelectorAll('svg.bar-chart')].map(svg => {
+    const box = svg.getBoundingClientRect();
+    const rect = el => { const r = el.getBoundingClientRect(); return {left: r.left, right: r.right}; };
+    return {
+        left: box.left, right: box.right,
+        labels: [...svg.querySelectorAll('.bar-chart__label')].map(rect),
+        bars: [...svg.querySelectorAll('.bar-chart__bar')].map(rect),
+        counts: [...svg.querySelectorAll('.bar-chart__count')].map(el => ({...rect(el), text: el.textContent.trim()})),
+    };
+})"""
+
+
+@pytest.mark.parametrize("language", ["ug", "en"])
+def test_dashboard_charts_follow_the_direction(page, alice, language):
+    """As drawn by the browser: in Uyghur the labels and bars start at the chart's right edge and every count is
+    left of its bar, inside the chart; in English the same from the left."""
+    prefix = "" if language == "en" else f"/{language}"
+    page.goto(f"{prefix}/accounts/login/")
+    page.fill("input[name=login]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("main form button[type=submit]").first.click()
+    expect(page).to_have_url(re.compile(rf"{prefix}/$"))
+    charts = page.evaluate(CHART_GEOMETRY)
+    assert len(charts) == 2
+    for chart in charts:
+        assert chart["bars"], "the data set draws at least one bar per chart"
+        inside = [chart["left"] - 1, chart["right"] + 1]
+        for box in chart["labels"] + chart["bars"] + chart["counts"]:
+            assert inside[0] <= box["left"] and box["right"] <= inside[1], (box, chart)
+        edge = chart["right"] if language == "ug" else chart["left"]
+        side = "right" if language == "ug" else "left"
+        for box in chart["labels"] + chart["bars"]:
+            assert abs(box[side] - edge) <= 1.5, (side, box, edge)
+        for bar, count in zip(chart["bars"], [c for c in chart["counts"] if c["text"] != "0"], strict=True):
+            if language == "ug":
+                assert count["right"] <= bar["left"], (count, bar)
+            else:
+                assert count["left"] >= bar["right"], (count, bar)
+    screenshot(page, f"languages-dashboard-chart-{language}")

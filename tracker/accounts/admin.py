@@ -577,6 +577,11 @@ admin.site.unregister(AccessAttempt)
 class AccessAttemptAdmin(_ScopedAttemptsMixin, AxesAccessAttemptAdmin):
     """Deleting an account's failed sign-ins unlocks it: audited as `lockout.clear`."""
 
+    @admin.display(description=_("Status"))
+    def status(self, obj: AccessAttempt):
+        # axes names this column after its method, in English ("Status"), outside every catalogue.
+        return super().status(obj)
+
     def has_delete_permission(self, request, obj=None):
         return _is_curator(request) and super().has_delete_permission(request, obj)
 

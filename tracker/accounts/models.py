@@ -26,7 +26,7 @@ class AuditEvent(models.Model):
     """Written only by `tracker.accounts.audit.record`. The event name is one of `audit.EVENTS` (checked
     there, not by a database constraint, so a new event name needs no migration)."""
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     event = models.CharField(_("event"), max_length=64)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -122,9 +122,9 @@ class Invitation(models.Model):
         related_name="+",
         verbose_name=_("invited by"),
     )
-    token_hash = models.CharField(max_length=64, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    token_hash = models.CharField(_("SHA-256 of the token"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True, db_index=True)
     expires_at = models.DateTimeField(_("expires at"))
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     # The account the invitation made (set together with accepted_at).
@@ -199,7 +199,7 @@ class AccountOrigin(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("account origin")
@@ -238,7 +238,7 @@ class CredentialReset(models.Model):
         verbose_name=_("reset by"),
     )
     kind = models.CharField(_("what"), max_length=16, choices=CredentialResetKind.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

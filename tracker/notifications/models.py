@@ -50,15 +50,28 @@ class NotificationQuerySet(models.QuerySet):
 
 class Notification(models.Model):
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recipient"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
     )
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     # What it is about. SET_NULL: the text is rendered from `params`, so it outlives its subject.
     recommendation = models.ForeignKey(
-        Recommendation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Recommendation,
+        verbose_name=_("recommendation"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     assessment = models.ForeignKey(
-        Assessment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Assessment,
+        verbose_name=_("assessment"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     params = models.JSONField(_("details"), default=dict, blank=True)
     # The event and the recipient, e.g. "published:<transition>:<user>": one notification per event and person.
@@ -157,8 +170,12 @@ def status_label(value: str) -> str:
 class Follow(models.Model):
     """A user follows a recommendation: she hears when it changes (Kind.FOLLOWED_CHANGED)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follows")
-    recommendation = models.ForeignKey(Recommendation, on_delete=models.CASCADE, related_name="follows")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="follows"
+    )
+    recommendation = models.ForeignKey(
+        Recommendation, verbose_name=_("recommendation"), on_delete=models.CASCADE, related_name="follows"
+    )
     created_at = models.DateTimeField(_("since"), auto_now_add=True)
 
     class Meta:
@@ -183,18 +200,19 @@ class Preferences(models.Model):
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
         on_delete=models.CASCADE,
         primary_key=True,
         related_name="notification_preferences",
     )
-    published_app = models.BooleanField(default=True)
-    published_email = models.BooleanField(default=True)
-    returned_app = models.BooleanField(default=True)
-    returned_email = models.BooleanField(default=True)
-    queue_waiting_app = models.BooleanField(default=True)
-    queue_waiting_email = models.BooleanField(default=True)
-    followed_changed_app = models.BooleanField(default=True)
-    followed_changed_email = models.BooleanField(default=False)
+    published_app = models.BooleanField(_("published: in the app"), default=True)
+    published_email = models.BooleanField(_("published: by e-mail"), default=True)
+    returned_app = models.BooleanField(_("returned: in the app"), default=True)
+    returned_email = models.BooleanField(_("returned: by e-mail"), default=True)
+    queue_waiting_app = models.BooleanField(_("review queue: in the app"), default=True)
+    queue_waiting_email = models.BooleanField(_("review queue: by e-mail"), default=True)
+    followed_changed_app = models.BooleanField(_("followed: in the app"), default=True)
+    followed_changed_email = models.BooleanField(_("followed: by e-mail"), default=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
