@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from cases import access
 from cases.models import Assessment, Document, Evidence, Recommendation, Theme
 from cases.translations.models import ContentLanguage, translation_attr
 
@@ -23,7 +24,7 @@ API_NS = "api"
 
 
 # Stands in for the lookup value while a link template is built; no code, slug or id contains it.
-_SLOT = "__lookup__"
+SLOT = "__lookup__"
 
 
 class ApiLink(serializers.HyperlinkedIdentityField):
@@ -43,10 +44,16 @@ class ApiLink(serializers.HyperlinkedIdentityField):
         templates = request.__dict__.setdefault("_api_link_templates", {}) if request is not None else {}
         template = templates.get(view_name)
         if template is None:
-            url = django_reverse(view_name, kwargs={self.lookup_url_kwarg: _SLOT})
-            template = templates[view_name] = request.build_absolute_uri(url) if request is not None else url
+            template = templates[view_name] = link_template(request, view_name, self.lookup_url_kwarg)
         # Quoted as reverse() quotes a path argument.
-        return template.replace(_SLOT, quote(str(value), safe=RFC3986_SUBDELIMS + "/~:@"))
+        return template.replace(SLOT, quote(str(value), safe=RFC3986_SUBDELIMS + "/~:@"))
+
+
+def link_template(request, view_name: str, lookup_url_kwarg: str) -> str:
+    """The absolute URL of `view_name` with SLOT where the lookup value goes: reversed once, filled per row
+    (ApiLink, and the export's rows in csv_rows.py)."""
+    url = django_reverse(view_name, kwargs={lookup_url_kwarg: SLOT})
+    return request.build_absolute_uri(url) if request is not None else url
 
 
 class TranslationsSerializer(serializers.Serializer):
@@ -150,7 +157,7 @@ class PublishedClaimField(StateClaimSerializer):
 
     def get_attribute(self, instance):
         claim = super().get_attribute(instance)
-        return claim if claim is not None and claim.is_published else None
+        return claim if claim is not None and access.exports_state_claim(claim.review_state) else None
 
 
 class RecommendationSerializer(serializers.ModelSerializer):
