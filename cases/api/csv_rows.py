@@ -24,7 +24,8 @@ from itertools import islice
 from urllib.parse import quote
 
 from django.db import connections
-from django.db.models import ExpressionWrapper, F, QuerySet, TextField
+from django.db.models import F, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import RFC3986_SUBDELIMS
@@ -78,7 +79,7 @@ RECOMMENDATION_VALUES = (
     "state_claim__state_response",
     "state_claim__assessed_on",
     *(translation_attr(language) for language in ContentLanguage.values),
-    # then status_updated_at and updated_at, read as text (raw_datetime)
+    # then status_updated_at and updated_at (datetime_column)
 )
 
 
@@ -93,17 +94,21 @@ def text_cell(value: str | None) -> str:
 SQLITE_UTC = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{6})?\Z")
 
 
+def _is_utc(zone) -> bool:
+    return zone is datetime.UTC or getattr(zone, "key", None) in ("UTC", "Etc/UTC")
+
+
 class DatetimeCells:
     """DRF's ISO 8601 DateTimeField as a cell: the instant in the current time zone, `Z` for UTC.
 
-    Read as text (`raw_datetime`): SQLite hands over the stored string, which for the usual case (UTC, as
-    Django writes it) is the cell with a `T` and a `Z`, without parsing and formatting a datetime per cell;
-    anything else goes the way Django's SQLite converter and DRF go. PostgreSQL hands over datetimes."""
+    SQLite hands over the stored text (`datetime_column`), which in the usual case (UTC, as Django writes
+    it) is the cell with a `T` and a `Z`, without a datetime parsed and formatted per cell; anything else
+    goes the way Django's SQLite converter and DRF go. PostgreSQL hands over aware datetimes."""
 
     def __init__(self, connection):
         self.zone = timezone.get_current_timezone()
         self.stored_zone = connection.timezone
-        self.utc = self.zone.utcoffset(None) == datetime.timedelta(0) == self.stored_zone.utcoffset(None)
+        self.utc = _is_utc(self.zone) and _is_utc(self.stored_zone)
 
     def __call__(self, value: str | datetime.datetime | None) -> str:
         if value is None:
@@ -112,15 +117,16 @@ class DatetimeCells:
             if self.utc and SQLITE_UTC.match(value) and not value.endswith(".000000"):
                 return value[:10] + "T" + value[11:] + "Z"
             value = parse_datetime(value)
-            if timezone.is_naive(value):
-                value = timezone.make_aware(value, self.stored_zone)
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, self.stored_zone)
         text = value.astimezone(self.zone).isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def raw_datetime(name: str) -> ExpressionWrapper:
-    """A datetime column read without Django's converter (SQLite: the stored text; see DatetimeCells)."""
-    return ExpressionWrapper(F(name), output_field=TextField())
+def datetime_column(name: str, connection) -> Cast | F:
+    """A datetime column as DatetimeCells reads it: on SQLite its stored text (a cast, so that neither the
+    driver nor Django parses it), elsewhere the column."""
+    return Cast(name, TextField()) if connection.vendor == "sqlite" else F(name)
 
 
 def date_cell(value: datetime.date | None) -> str:
@@ -144,14 +150,16 @@ class RecommendationRows:
         yield self._take(buffer).encode()  # the header, before the query runs (an empty set has it too)
         # The list's queryset without what only instances need (related objects, prefetches, deferred
         # columns); its filters, annotations (translations, search) and ordering stay.
+        connection = connections[queryset.db]
         rows = (
             queryset.select_related(None)
             .prefetch_related(None)
             .values_list(
-                *RECOMMENDATION_VALUES, raw_datetime("status_updated_at"), raw_datetime("updated_at")
+                *RECOMMENDATION_VALUES,
+                datetime_column("status_updated_at", connection),
+                datetime_column("updated_at", connection),
             )
         )
-        connection = connections[rows.db]
         datetime_cell = DatetimeCells(connection)
         themes_sql = self.themes_sql(connection)
         iterator = rows.iterator(chunk_size=self.chunk_size)
