@@ -13,7 +13,8 @@ database). Standard library only. Environment: BENCH_RECOMMENDATIONS, BENCH_SEED
 BENCH_EXPORT_RUNS, BENCH_DB, BENCH_DIR, BENCH_PORT, BENCH_POSTGRES_URL (backup and restore timed on PostgreSQL too). `bench.py --prepare` only creates the database (the
 300,000-row one takes a while); `bench.py --explain` prints the plan of every query of the measured pages;
 `bench.py --backup` only times `manage.py backup` and `restore` (native and portable; also run at the end);
-`bench.py --import` only the import figures (tests/perf/import_bench.py; also run at the end).
+`bench.py --import` only the import figures (tests/perf/import_bench.py; also run at the end);
+`bench.py --long-export` only the full export of 1,000,000 rows through gunicorn as deployed (long_export.py).
 """
 
 from __future__ import annotations
@@ -838,6 +839,11 @@ def main() -> int:
         from tests.perf.import_bench import measure_import
 
         return 1 if measure_import(config) else 0
+    if "--long-export" in sys.argv:
+        # Only the full export of BENCH_LONG_EXPORT_ROWS (1,000,000) through gunicorn as deployed (issue 14).
+        from tests.perf.long_export import measure_long_export
+
+        return 0 if measure_long_export() else 1
     if "--prepare" in sys.argv:
         # Only create the database (e.g. the 300,000-row one, ahead of time).
         harness.setup_django(harness.server_env(config))
