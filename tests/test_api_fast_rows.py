@@ -71,3 +71,15 @@ def test_pages_are_byte_for_byte_the_same(world, nasty, monkeypatch, viewer, pat
 
 def test_the_fast_fields_are_the_serializers(world):
     assert list(serializers.RecommendationSerializer().fields) == serializers.FAST_RECOMMENDATION_FIELDS
+
+
+def test_rows_without_the_apis_annotations_too(world, nasty):
+    # The web's download (cases/ui_exports) serialises recommendations read without the translations.
+    from cases.models import Recommendation
+
+    request = APIRequestFactory().get("/recommendations/export")
+    serializer = serializers.RecommendationSerializer(context={"request": request})
+    for recommendation in Recommendation.objects.select_related("document", "state_claim").order_by("code"):
+        reference = drf_serializers.ModelSerializer.to_representation(serializer, recommendation)
+        assert serializer.to_representation(recommendation) == reference
+        assert reference["translations"] == {"zh-hans": None, "ug": None}

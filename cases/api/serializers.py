@@ -287,8 +287,10 @@ class RecommendationSerializer(serializers.ModelSerializer):
             "status_updated_at": iso_datetime(instance.status_updated_at, zone),
             "updated_at": iso_datetime(instance.updated_at, zone),
             "url": url.get_url(instance, url.view_name, request, None),
+            # None where the queryset has no translations (DRF's allow_null field does the same).
             "translations": {
-                language: getattr(instance, translation_attr(language)) for language in ContentLanguage.values
+                language: getattr(instance, translation_attr(language), None)
+                for language in ContentLanguage.values
             },
         }
 
