@@ -423,6 +423,13 @@ def get_recommendation(code: str) -> Recommendation:
         raise Http404 from None
 
 
+def exports_state_claim(review_state: str | None) -> bool:
+    """A recommendation's State claim is exported (API, CSV) only when published: services only ever point
+    a recommendation at a published claim, and what leaves the organisation is checked again here. Takes the
+    claim's review state, so the export can decide from a row it read without the claim itself."""
+    return review_state == ReviewState.PUBLISHED
+
+
 # --- The public site (PUBLIC_SITE; cases/public) ---------------------------------------------------------
 # What /public/ pages show, whoever reads them (signed in or not: a page must not show a signed-in reader
 # more than the public copy of it another reader gets from a cache). Its viewer is ANONYMOUS: published

@@ -9,7 +9,10 @@ ALLOWED_HOSTS, DATABASE_URL, ...):
 - GUNICORN_WORKERS: sync worker processes (default 2; each serves one request at a time);
 - GUNICORN_TIMEOUT: seconds before a silent worker is killed and replaced (default 30). The database
   timeouts (DATABASE_CONNECT_TIMEOUT, DATABASE_STATEMENT_TIMEOUT, DATABASE_BUSY_TIMEOUT) must be below it,
-  so a request fails with an error rather than a killed worker: checked at start-up;
+  so a request fails with an error rather than a killed worker: checked at start-up. A streamed response
+  (the CSV export) that keeps writing is not silent: each chunk it writes tells the arbiter the worker is
+  alive (`post_worker_init`), so an export of any length completes, while one that stalls longer than
+  the timeout (a hung query, a client that stopped reading) is still killed;
 - GUNICORN_CONTROL_SOCKET: a path for gunicorn's control socket (`gunicornc`). Unset, there is none: its
   default path is one per user, shared by every gunicorn of that user on the host.
 
@@ -20,6 +23,7 @@ default); the limits below only bound the size of what a worker reads.
 
 import os
 import re
+import time
 
 from gunicorn.glogging import Logger
 
@@ -99,9 +103,50 @@ def on_starting(server) -> None:
 
 def post_worker_init(worker) -> None:
     """Import the URLconf (and with it every view) and the database backend when the worker starts, not
-    during its first request: a fresh worker then answers /healthz as quickly as an old one."""
+    during its first request: a fresh worker then answers /healthz as quickly as an old one. Then let
+    streamed responses beat the worker's heartbeat while they make progress (StreamingHeartbeat)."""
     from django.db import DEFAULT_DB_ALIAS, connections
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018 (evaluated for its imports)
     connections[DEFAULT_DB_ALIAS]  # the backend module is imported; no connection is made
+    worker.wsgi = StreamingHeartbeat(worker.wsgi, worker.notify, interval=worker.cfg.timeout / 5)
+
+
+class StreamingHeartbeat:
+    """WSGI middleware: while a streamed response is written, every chunk handed to the worker beats its
+    heartbeat (at most once per `interval`).
+
+    A sync worker beats only between requests, so the arbiter kills any request that outlasts the worker
+    timeout, however steadily it writes: the full CSV export (minutes at the UN's size) was cut at 30 s
+    and the partner got a truncated file. A chunk is asked for only after the previous one was written to
+    the socket, so a beat means the response moved: a stream that stops (a query that hangs, a client that
+    stops reading, so the write blocks) beats no more, and its worker is killed at the timeout as before.
+    Ordinary responses and files sent with sendfile are returned as they are."""
+
+    def __init__(self, app, notify, interval: float):
+        self.app, self.notify, self.interval = app, notify, interval
+
+    def __call__(self, environ, start_response):
+        body = self.app(environ, start_response)
+        if getattr(body, "streaming", False):  # Django's StreamingHttpResponse
+            return _BeatingBody(body, self.notify, self.interval)
+        return body
+
+
+class _BeatingBody:
+    def __init__(self, body, notify, interval: float):
+        self.body, self.notify, self.interval = body, notify, interval
+
+    def __iter__(self):
+        last = time.monotonic()
+        for chunk in self.body:
+            now = time.monotonic()
+            if now - last >= self.interval:
+                self.notify()
+                last = now
+            yield chunk
+
+    def close(self) -> None:
+        # The response's own close() (request_finished: database connections are closed or returned).
+        self.body.close()

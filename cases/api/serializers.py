@@ -11,11 +11,13 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.urls import reverse as django_reverse
+from django.utils import timezone
 from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from cases import access
 from cases.models import Assessment, Document, Evidence, Recommendation, Theme
 from cases.translations.models import ContentLanguage, translation_attr
 
@@ -23,7 +25,7 @@ API_NS = "api"
 
 
 # Stands in for the lookup value while a link template is built; no code, slug or id contains it.
-_SLOT = "__lookup__"
+SLOT = "__lookup__"
 
 
 class ApiLink(serializers.HyperlinkedIdentityField):
@@ -43,10 +45,16 @@ class ApiLink(serializers.HyperlinkedIdentityField):
         templates = request.__dict__.setdefault("_api_link_templates", {}) if request is not None else {}
         template = templates.get(view_name)
         if template is None:
-            url = django_reverse(view_name, kwargs={self.lookup_url_kwarg: _SLOT})
-            template = templates[view_name] = request.build_absolute_uri(url) if request is not None else url
+            template = templates[view_name] = link_template(request, view_name, self.lookup_url_kwarg)
         # Quoted as reverse() quotes a path argument.
-        return template.replace(_SLOT, quote(str(value), safe=RFC3986_SUBDELIMS + "/~:@"))
+        return template.replace(SLOT, quote(str(value), safe=RFC3986_SUBDELIMS + "/~:@"))
+
+
+def link_template(request, view_name: str, lookup_url_kwarg: str) -> str:
+    """The absolute URL of `view_name` with SLOT where the lookup value goes: reversed once, filled per row
+    (ApiLink, and the export's rows in csv_rows.py)."""
+    url = django_reverse(view_name, kwargs={lookup_url_kwarg: SLOT})
+    return request.build_absolute_uri(url) if request is not None else url
 
 
 class TranslationsSerializer(serializers.Serializer):
@@ -150,7 +158,33 @@ class PublishedClaimField(StateClaimSerializer):
 
     def get_attribute(self, instance):
         claim = super().get_attribute(instance)
-        return claim if claim is not None and claim.is_published else None
+        return claim if claim is not None and access.exports_state_claim(claim.review_state) else None
+
+
+def iso_datetime(value, zone) -> str | None:
+    """DRF's ISO 8601 DateTimeField: the instant in the current time zone, `Z` for UTC; None stays None."""
+    if not value:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+# The fields RecommendationSerializer.to_representation writes directly, in this order.
+FAST_RECOMMENDATION_FIELDS = [
+    "code",
+    "document",
+    "paragraph",
+    "text",
+    "addressee",
+    "themes",
+    "implementation_status",
+    "state_response",
+    "state_claim",
+    "status_updated_at",
+    "updated_at",
+    "url",
+    "translations",
+]
 
 
 class RecommendationSerializer(serializers.ModelSerializer):
@@ -209,6 +243,54 @@ class RecommendationSerializer(serializers.ModelSerializer):
                 "help_text": _(
                     "Last change (UTC), including a newly published assessment or linked evidence."
                 )
+            },
+        }
+
+    def to_representation(self, instance):
+        """The fields above, written directly rather than field by field: a page is 50 of these, the generic
+        path (a related manager and queryset per row for the themes, a nested serializer per claim and per
+        translations object) was most of the page's time. The same values as `super().to_representation`,
+        which tests/test_api_fast_rows.py compares with it; any change to `fields` falls back to it."""
+        if list(self.fields) != FAST_RECOMMENDATION_FIELDS:
+            return super().to_representation(instance)
+        request = self.context.get("request")
+        zone = timezone.get_current_timezone()
+        fields = self.fields
+        # The prefetched themes (the resources prefetch them), without a related manager per row.
+        themes = getattr(instance, "_prefetched_objects_cache", {}).get("themes")
+        if themes is None:
+            themes = instance.themes.all() if instance.pk is not None else []
+        claim = instance.state_claim
+        if claim is not None and access.exports_state_claim(claim.review_state):
+            claim_link = fields["state_claim"].fields["url"]
+            claim = {
+                "id": claim.id,
+                "implementation_status": claim.implementation_status,
+                "state_response": claim.state_response,
+                "assessed_on": claim.assessed_on.isoformat() if claim.assessed_on else None,
+                "url": claim_link.get_url(claim, claim_link.view_name, request, None),
+            }
+        else:
+            claim = None
+        document = instance.document
+        url = fields["url"]
+        return {
+            "code": instance.code,
+            "document": None if document is None else document.slug,
+            "paragraph": instance.paragraph,
+            "text": instance.text,
+            "addressee": instance.addressee,
+            "themes": [theme.slug for theme in themes],
+            "implementation_status": instance.implementation_status,
+            "state_response": instance.state_response,
+            "state_claim": claim,
+            "status_updated_at": iso_datetime(instance.status_updated_at, zone),
+            "updated_at": iso_datetime(instance.updated_at, zone),
+            "url": url.get_url(instance, url.view_name, request, None),
+            # None where the queryset has no translations (DRF's allow_null field does the same).
+            "translations": {
+                language: getattr(instance, translation_attr(language), None)
+                for language in ContentLanguage.values
             },
         }
 

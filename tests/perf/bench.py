@@ -15,6 +15,7 @@ BENCH_EXPORT_RUNS, BENCH_DB, BENCH_DIR, BENCH_PORT, BENCH_POSTGRES_URL (backup a
 `bench.py --backup` only times `manage.py backup` and `restore` (native and portable; also run at the end);
 `bench.py --import` only the import figures (tests/perf/import_bench.py; also run at the end);
 `bench.py --public` only the public page under wrk (tests/perf/public_bench.py; also run at the end).
+`bench.py --long-export` only the full export of 1,000,000 rows through gunicorn as deployed (long_export.py).
 """
 
 from __future__ import annotations
@@ -844,6 +845,11 @@ def main() -> int:
         from tests.perf.public_bench import measure_public
 
         return 1 if measure_public(config) else 0
+    if "--long-export" in sys.argv:
+        # Only the full export of BENCH_LONG_EXPORT_ROWS (1,000,000) through gunicorn as deployed (issue 14).
+        from tests.perf.long_export import measure_long_export
+
+        return 0 if measure_long_export() else 1
     if "--prepare" in sys.argv:
         # Only create the database (e.g. the 300,000-row one, ahead of time).
         harness.setup_django(harness.server_env(config))
