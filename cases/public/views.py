@@ -12,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, Exists, F, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from cases import access
+from cases import access, status_counts
 from cases.models import Document, ImplementationStatus, Recommendation, StateResponse, Theme
 from cases.people.models import Person, PersonStatusKind
 from cases.services import status_changed_on
@@ -32,25 +32,11 @@ from .caching import public_page
 LATEST_CHANGES = 10
 
 
-def _rows(choices: type, found: dict) -> list[dict]:
-    """Every value of a status, in declared order, with its count (zero included): one chart's rows."""
-    return [
-        {"value": value, "label": label, "count": found.get(value, 0)} for value, label in choices.choices
-    ]
-
-
-def _scorecards(documents: list[Document], recommendations: QuerySet) -> list[dict]:
-    """Each document's recommendations by implementation status and by State response: two queries for any
-    number of documents. `implemented` is the number fully implemented (the headline's N of M)."""
-    by_status: dict[int, dict] = {}
-    by_response: dict[int, dict] = {}
-    grouped = recommendations.order_by()
-    for document_id, value, n in grouped.values_list("document_id", "implementation_status").annotate(
-        n=Count("pk")
-    ):
-        by_status.setdefault(document_id, {})[value] = n
-    for document_id, value, n in grouped.values_list("document_id", "state_response").annotate(n=Count("pk")):
-        by_response.setdefault(document_id, {})[value] = n
+def _scorecards(documents: list[Document]) -> list[dict]:
+    """Each document's recommendations by implementation status and by State response, from the maintained
+    counts (cases.status_counts): one query for any number of documents. `implemented` is the number fully
+    implemented (the headline's N of M)."""
+    by_status, by_response = status_counts.by_document([document.pk for document in documents])
     search = reverse("public:search")
     cards = []
     for document in documents:
@@ -61,8 +47,8 @@ def _scorecards(documents: list[Document], recommendations: QuerySet) -> list[di
                 "total": sum(status.values()),
                 "implemented": status.get(ImplementationStatus.IMPLEMENTED, 0),
                 "partially": status.get(ImplementationStatus.PARTIALLY_IMPLEMENTED, 0),
-                "implementation_counts": _rows(ImplementationStatus, status),
-                "response_counts": _rows(StateResponse, by_response.get(document.pk, {})),
+                "implementation_counts": status_counts.rows(ImplementationStatus, status),
+                "response_counts": status_counts.rows(StateResponse, by_response.get(document.pk, {})),
                 # The charts' rows link to the search, filtered to the document and the row's value.
                 "list_url": f"{search}?{urlencode({'document': document.slug})}&",
             }
@@ -72,12 +58,11 @@ def _scorecards(documents: list[Document], recommendations: QuerySet) -> list[di
 
 @public_page
 def home(request: HttpRequest) -> HttpResponse:
-    # Queries: the documents that have recommendations; the two groupings of the scorecards; the latest
-    # publications with their recommendation and correction; the themes with their counts.
-    documents = list(
-        Document.objects.annotate(n=Count("recommendations")).filter(n__gt=0).order_by("-published_on", "pk")
-    )
-    cards = _scorecards(documents, Recommendation.objects.all())
+    # Queries: the documents that have recommendations (a row in the maintained counts); their counts; the
+    # latest publications with their recommendation and correction; the themes with their counts.
+    counted = access.visible_status_counts().filter(document=OuterRef("pk"))
+    documents = list(Document.objects.filter(Exists(counted)).order_by("-published_on", "pk"))
+    cards = _scorecards(documents)
     latest = list(
         access.public_assessments()
         .with_correction()
@@ -173,7 +158,7 @@ def document(request: HttpRequest, slug: str) -> HttpResponse:
         "public/document.html",
         {
             "document": document,
-            "scorecard": _scorecards([document], recommendations)[0],
+            "scorecard": _scorecards([document])[0],
             "recommendations": list(recommendations.order_by("position", "code")),
         },
     )
