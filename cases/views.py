@@ -18,7 +18,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
-from . import access, status_counts
+from . import access, list_count, status_counts
 from .filters import EvidenceFilter, RecommendationFilter
 from .models import Assessment, Evidence, ImplementationStatus, Recommendation, ReviewState
 from .services import status_changed_on
@@ -140,9 +140,11 @@ def filtered_recommendations(
 @require_safe
 @access.require_role(access.MEMBER)
 def recommendation_list(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
-    filterset, valid, sort, queryset = filtered_recommendations(request, Recommendation.objects.for_list())
+    # Filtered without the list's joins, so that the total (cases.list_count) counts bare rows; the page's
+    # rows then get what a list row shows.
+    filterset, valid, sort, queryset = filtered_recommendations(request, Recommendation.objects.all())
     _prepare_filter_form(filterset.form)
-    page = _paginate(request, queryset)
+    page = list_count.paginate(request, filterset, valid, queryset, queryset.for_list(), PAGE_SIZE)
     return render(
         request,
         "cases/recommendation_list.html",
