@@ -445,6 +445,15 @@ def public_recommendations(queryset: QuerySet | None = None) -> QuerySet:
     return queryset.for_list()
 
 
+def visible_status_counts() -> QuerySet:
+    """The maintained counts of recommendations by document and current status (cases.status_counts), for
+    every viewer, signed in or not: they cover every recommendation (reference data, as above) and the
+    statuses come from published assessments only, so they are exactly what anybody would count."""
+    from .models import StatusCount
+
+    return StatusCount.objects.all()
+
+
 def public_assessments(queryset: QuerySet | None = None) -> QuerySet:
     """Published assessments only, whoever asks."""
     return visible_assessments(ANONYMOUS, queryset)

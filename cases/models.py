@@ -326,6 +326,42 @@ class Recommendation(TimeStamped):
         return reverse("cases:recommendation", args=[self.code])
 
 
+class StatusCount(models.Model):
+    """How many recommendations of a document have each pair of current statuses (implementation, State
+    response): what the dashboard and the public scorecards show, read without aggregating the
+    recommendations. Kept by database triggers on cases_recommendation (migration 0013_status_counts) in the
+    statement that inserts, deletes or changes a recommendation's document or statuses, whatever makes the
+    change (recompute_current_status, imports, the admin, bulk loads); rows at zero are deleted. Derived:
+    portable backups leave it out and their restore recounts it (cases.status_counts.recount; native backups
+    copy it with the rest); `manage.py check_status_counts` compares it with a full recount."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="status_counts")
+    implementation_status = models.CharField(
+        _("implementation status"), max_length=32, choices=ImplementationStatus.choices
+    )
+    state_response = models.CharField(_("State response"), max_length=32, choices=StateResponse.choices)
+    count = models.PositiveIntegerField(_("count"))
+
+    class Meta:
+        verbose_name = _("status count")
+        verbose_name_plural = _("status counts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "implementation_status", "state_response"],
+                name="cases_statuscount_unique",
+            )
+        ]
+        # The dashboard's totals: grouped in index order, read from the index alone.
+        indexes = [
+            models.Index(
+                fields=["implementation_status", "state_response", "count"], name="cases_statuscount_totals"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} {self.implementation_status} {self.state_response}: {self.count}"
+
+
 # --- Evidence ------------------------------------------------------------------------------------------
 
 
@@ -605,10 +641,16 @@ class Assessment(TimeStamped):
                 fields=["recommendation", "review_state", "-assessed_on", "-published_at"],
                 name="cases_assessment_timeline",
             ),
-            # The review queue: submitted, oldest first.
-            models.Index(fields=["review_state", "created_at"], name="cases_assessment_queue"),
-            # The dashboard's "your own submitted and returned".
-            models.Index(fields=["author", "review_state"], name="cases_assessment_author"),
+            # The review queue and the dashboard's count of what waits: one organisation's submitted,
+            # oldest first, read in index order (a page of the queue stops after its rows however many wait).
+            models.Index(
+                fields=["organisation", "review_state", "created_at", "id"], name="cases_assessment_org_queue"
+            ),
+            # The dashboard's "your own submitted and returned" (organisation last: with it the planner
+            # prefers this index to the queue's for that query, whatever statistics it has).
+            models.Index(
+                fields=["author", "review_state", "organisation"], name="cases_assessment_author_org"
+            ),
             # The dashboard's latest published.
             models.Index(fields=["review_state", "-published_at"], name="cases_assessment_recent"),
             # The assessments browser (/assessments/, cases.browse_views) and its downloads: newest (or

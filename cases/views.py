@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
-from . import access
+from . import access, list_count, status_counts
 from .collation import ByLanguage
 from .filters import EvidenceFilter, RecommendationFilter
-from .models import Assessment, Evidence, ImplementationStatus, Recommendation, ReviewState, StateResponse
+from .models import Assessment, Evidence, ImplementationStatus, Recommendation, ReviewState
 from .services import status_changed_on
 from .translations.models import with_translated_name
 
@@ -85,22 +85,12 @@ def _paginate(request: HttpRequest, queryset: QuerySet) -> Page:
     return page
 
 
-def _status_counts(field: str, choices: type) -> list[dict]:
-    """Recommendations per value of a status field, every value listed (zero included), in declared order."""
-    found = dict(
-        Recommendation.objects.order_by().values(field).annotate(n=Count("pk")).values_list(field, "n")
-    )
-    return [
-        {"value": value, "label": label, "count": found.get(value, 0)} for value, label in choices.choices
-    ]
-
-
 @login_required
 @require_safe
 @access.require_role(access.MEMBER)
 def dashboard(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
-    implementation = _status_counts("implementation_status", ImplementationStatus)
-    responses = _status_counts("state_response", StateResponse)
+    # Maintained counts (cases.status_counts), the same for every viewer: one read of at most 20 groups.
+    implementation, responses = status_counts.totals()
     latest = list(
         Assessment.objects.published()
         .with_correction()
@@ -151,9 +141,11 @@ def filtered_recommendations(
 @require_safe
 @access.require_role(access.MEMBER)
 def recommendation_list(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
-    filterset, valid, sort, queryset = filtered_recommendations(request, Recommendation.objects.for_list())
+    # Filtered without the list's joins, so that the total (cases.list_count) counts bare rows; the page's
+    # rows then get what a list row shows.
+    filterset, valid, sort, queryset = filtered_recommendations(request, Recommendation.objects.all())
     _prepare_filter_form(filterset.form)
-    page = _paginate(request, queryset)
+    page = list_count.paginate(request, filterset, valid, queryset, queryset.for_list(), PAGE_SIZE)
     return render(
         request,
         "cases/recommendation_list.html",

@@ -185,7 +185,7 @@ def test_an_exception_outside_a_drf_view_under_api_is_a_json_500(world, monkeypa
 def test_server_errors_outside_the_api_stay_html(world, monkeypatch):
     from cases import views as web_views
 
-    monkeypatch.setattr(web_views, "_status_counts", _boom)
+    monkeypatch.setattr(web_views.status_counts, "totals", _boom)
     client = Client(raise_request_exception=False)
     client.force_login(world.alice)
     response = client.get("/")

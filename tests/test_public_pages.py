@@ -476,13 +476,13 @@ def _grow(p) -> None:
 
 
 # Budgets (anonymous; no session, so no session or user query). Every page: the validators' one query.
-# scorecard: documents; two groupings; latest publications; themes.
+# scorecard: documents; their maintained status counts (cases.status_counts); latest publications; themes.
 # recommendation: the recommendation; themes; timeline; its sources (prefetch); public evidence; people's
 # counts; people's names.
-# document: the document; two groupings; the recommendations; their themes (prefetch).
+# document: the document; its maintained status counts; the recommendations; their themes (prefetch).
 # theme: the theme; the recommendations; their themes (prefetch).
 # search: the count; the page's rows; their themes (prefetch); the form's document and theme choices.
-BUDGETS = {"scorecard": 6, "recommendation": 8, "document": 6, "theme": 4, "search": 6}
+BUDGETS = {"scorecard": 5, "recommendation": 8, "document": 5, "theme": 4, "search": 6}
 
 
 def test_query_counts_are_constant(world):

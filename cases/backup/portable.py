@@ -260,6 +260,8 @@ def load(alias: str, chunks: Iterable[bytes], *, progress: Progress | None = Non
     """Replace every table's rows with the backup's, in one transaction. Call `check` on the same content
     first: this function trusts the structure (the envelope still refuses any chunk that does not
     authenticate, which rolls the transaction back)."""
+    from cases.status_counts import recount
+
     connection = connections[alias]
     models = backed_up_models(include_sessions=True)
     counts: dict[str, int] = {}
@@ -293,6 +295,10 @@ def load(alias: str, chunks: Iterable[bytes], *, progress: Progress | None = Non
                         counts[table] = record["rows"]
                 for sql in connection.ops.sequence_reset_sql(no_style(), models):
                     cursor.execute(sql)
+            # The derived counts: the triggers counted the rows as they went in, onto whatever the flush
+            # left (a PostgreSQL TRUNCATE fires no row trigger); a recount makes them exact.
+            recount(alias)
+            with connection.cursor() as cursor:
                 # Foreign keys are deferred (Django declares them DEFERRABLE INITIALLY DEFERRED): PostgreSQL
                 # checks them here; SQLite counts violations as rows go in and refuses the COMMIT. Either
                 # way a dangling reference rolls everything back and is reported as such below.

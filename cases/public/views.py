@@ -12,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, Exists, F, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -20,13 +20,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from cases import access
+from cases import access, list_count, status_counts
 from cases.collation import ByLanguage
 from cases.corrections import recommendation_share
 from cases.models import Document, ImplementationStatus, Recommendation, StateResponse, Theme
 from cases.people.models import Person, PersonStatusKind
 from cases.services import status_changed_on
-from cases.views import _paginate, _prepare_filter_form, filtered_recommendations
+from cases.views import PAGE_SIZE, _prepare_filter_form, filtered_recommendations
 from tracker.accounts.language import set_cookie, supported
 
 from .caching import public_page
@@ -34,25 +34,11 @@ from .caching import public_page
 LATEST_CHANGES = 10
 
 
-def _rows(choices: type, found: dict) -> list[dict]:
-    """Every value of a status, in declared order, with its count (zero included): one chart's rows."""
-    return [
-        {"value": value, "label": label, "count": found.get(value, 0)} for value, label in choices.choices
-    ]
-
-
-def _scorecards(documents: list[Document], recommendations: QuerySet) -> list[dict]:
-    """Each document's recommendations by implementation status and by State response: two queries for any
-    number of documents. `implemented` is the number fully implemented (the headline's N of M)."""
-    by_status: dict[int, dict] = {}
-    by_response: dict[int, dict] = {}
-    grouped = recommendations.order_by()
-    for document_id, value, n in grouped.values_list("document_id", "implementation_status").annotate(
-        n=Count("pk")
-    ):
-        by_status.setdefault(document_id, {})[value] = n
-    for document_id, value, n in grouped.values_list("document_id", "state_response").annotate(n=Count("pk")):
-        by_response.setdefault(document_id, {})[value] = n
+def _scorecards(documents: list[Document]) -> list[dict]:
+    """Each document's recommendations by implementation status and by State response, from the maintained
+    counts (cases.status_counts): one query for any number of documents. `implemented` is the number fully
+    implemented (the headline's N of M)."""
+    by_status, by_response = status_counts.by_document([document.pk for document in documents])
     search = reverse("public:search")
     cards = []
     for document in documents:
@@ -63,8 +49,8 @@ def _scorecards(documents: list[Document], recommendations: QuerySet) -> list[di
                 "total": sum(status.values()),
                 "implemented": status.get(ImplementationStatus.IMPLEMENTED, 0),
                 "partially": status.get(ImplementationStatus.PARTIALLY_IMPLEMENTED, 0),
-                "implementation_counts": _rows(ImplementationStatus, status),
-                "response_counts": _rows(StateResponse, by_response.get(document.pk, {})),
+                "implementation_counts": status_counts.rows(ImplementationStatus, status),
+                "response_counts": status_counts.rows(StateResponse, by_response.get(document.pk, {})),
                 # The charts' rows link to the search, filtered to the document and the row's value.
                 "list_url": f"{search}?{urlencode({'document': document.slug})}&",
             }
@@ -74,12 +60,11 @@ def _scorecards(documents: list[Document], recommendations: QuerySet) -> list[di
 
 @public_page
 def home(request: HttpRequest) -> HttpResponse:
-    # Queries: the documents that have recommendations; the two groupings of the scorecards; the latest
-    # publications with their recommendation and correction; the themes with their counts.
-    documents = list(
-        Document.objects.annotate(n=Count("recommendations")).filter(n__gt=0).order_by("-published_on", "pk")
-    )
-    cards = _scorecards(documents, Recommendation.objects.all())
+    # Queries: the documents that have recommendations (a row in the maintained counts); their counts; the
+    # latest publications with their recommendation and correction; the themes with their counts.
+    counted = access.visible_status_counts().filter(document=OuterRef("pk"))
+    documents = list(Document.objects.filter(Exists(counted)).order_by("-published_on", "pk"))
+    cards = _scorecards(documents)
     latest = list(
         access.with_public_organisation(access.public_assessments())
         .with_correction()
@@ -178,7 +163,7 @@ def document(request: HttpRequest, slug: str) -> HttpResponse:
         "public/document.html",
         {
             "document": document,
-            "scorecard": _scorecards([document], recommendations)[0],
+            "scorecard": _scorecards([document])[0],
             "recommendations": list(recommendations.order_by("position", "code")),
         },
     )
@@ -205,8 +190,9 @@ def theme(request: HttpRequest, slug: str) -> HttpResponse:
 def search(request: HttpRequest) -> HttpResponse:
     """The recommendations' search and filters (cases.filters.RecommendationFilter, cases.search), over
     what the public may see."""
-    filterset, valid, _sort, queryset = filtered_recommendations(request, access.public_recommendations())
+    filterset, valid, _sort, queryset = filtered_recommendations(request, Recommendation.objects.all())
     _prepare_filter_form(filterset.form)
+    rows = access.public_recommendations(queryset)
     return render(
         request,
         "public/search.html",
@@ -214,7 +200,7 @@ def search(request: HttpRequest) -> HttpResponse:
             "form": filterset.form,
             "filters_valid": valid,
             "filtered": any(request.GET.get(name) for name in filterset.form.fields),
-            "page": _paginate(request, queryset),
+            "page": list_count.paginate(request, filterset, valid, queryset, rows, PAGE_SIZE),
         },
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.urls import path
 
@@ -24,6 +24,7 @@ from cases.models import (
     Recommendation,
     ReviewState,
     StateResponse,
+    StatusCount,
 )
 from cases.search import search_recommendations
 
@@ -81,10 +82,12 @@ def dashboard(request):
     if viewer is None:
         return HttpResponseForbidden()
     data = {
-        "implementation": list(
-            Recommendation.objects.order_by().values("implementation_status").annotate(n=Count("pk"))
+        # The page's source: the maintained counts (cases.status_counts), both charts in one grouping.
+        "counts": list(
+            StatusCount.objects.order_by()
+            .values("implementation_status", "state_response")
+            .annotate(n=Sum("count"))
         ),
-        "responses": list(Recommendation.objects.order_by().values("state_response").annotate(n=Count("pk"))),
         "latest": list(
             Assessment.objects.published()
             .order_by("-published_at", "-id")
