@@ -1,6 +1,7 @@
 """`make bench`: how fast the pages, the API, the export and publishing are at scale, against their floors.
 
     BENCH_RECOMMENDATIONS=300000 make bench      # default 20000 (a quick run); the README's figures: 300000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench make bench    # on PostgreSQL (tests/perf/postgres.py)
 
 On a generated SQLite database of the given size (test-artifacts/bench/, created once with `generate_data`
 and reused), with gunicorn (2 sync workers, loopback, production settings with DEBUG off), it prints one
