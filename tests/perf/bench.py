@@ -1,6 +1,7 @@
 """`make bench`: how fast the pages, the API, the export and publishing are at scale, against their floors.
 
     BENCH_RECOMMENDATIONS=300000 make bench      # default 20000 (a quick run); the README's figures: 300000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench make bench    # on PostgreSQL (tests/perf/postgres.py)
 
 On a generated SQLite database of the given size (test-artifacts/bench/, created once with `generate_data`
 and reused), with gunicorn (2 sync workers, loopback, production settings with DEBUG off), it prints one
@@ -35,7 +36,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.perf import harness
+from tests.perf import harness, postgres
 from tests.perf.harness import Http, Server, log, median
 
 SEARCH_TERM = "torture"
@@ -187,7 +188,7 @@ def make_plan(people: harness.People, runs: int) -> tuple[Plan, dict[str, int | 
     # Names from the models and the API's ordering only; nothing from outside.
     export_sql = (
         "SELECT r.code, d.slug, r.paragraph, r.text, r.addressee, "  # noqa: S608
-        f"(SELECT group_concat(t.slug, '|') FROM {themes} rt JOIN cases_theme t ON t.id = rt.theme_id "
+        f"(SELECT {'string_agg' if connection.vendor == 'postgresql' else 'group_concat'}(t.slug, '|') FROM {themes} rt JOIN cases_theme t ON t.id = rt.theme_id "
         "WHERE rt.recommendation_id = r.id), r.implementation_status, r.state_response, "
         "c.assessed_on, c.implementation_status, r.status_updated_at, r.updated_at "
         "FROM cases_recommendation r JOIN cases_document d ON d.id = r.document_id "
@@ -335,9 +336,16 @@ def publish_over_http(http: Http, people: harness.People, pks: list[int]) -> tup
 
 def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict]:
     env = harness.server_env(config)
+    pg_url = postgres.database_url()
+    if pg_url:
+        env["DATABASE_URL"] = pg_url
     harness.setup_django(env)
-    harness.ensure_database(config)
+    if pg_url:
+        postgres.ensure(config, pg_url)
+    else:
+        harness.ensure_database(config)
     people = harness.make_people()
+    info_database = postgres.describe() if pg_url else ""
     log("counting queries in-process")
     plan, counts = make_plan(people, runs)
     log("publishing in-process (the floor of publishing)")
@@ -350,7 +358,7 @@ def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict
     web = {"Cookie": f"{people.session_cookie}={people.sessions['monitor']}"}
     admin = {"Cookie": f"{people.session_cookie}={people.sessions['admin']}"}
     key = {"Authorization": f"Bearer {people.api_key}"}
-    log_path = config.db_path.parent / "bench-gunicorn.log"
+    log_path = (harness.ARTIFACTS if pg_url else config.db_path.parent) / "bench-gunicorn.log"
     with Server(config, env, log_path) as server:
         http = Http(config.port)
 
@@ -427,7 +435,7 @@ def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict
         )
 
         export_runs = export_runs_for(runs)
-        cli = harness.sqlite_cli()
+        cli = postgres.psql_cli() if pg_url else harness.sqlite_cli()
         for figure_key, label, params, expected in (
             ("export", f"CSV export: all {plan.total:,} rows", {}, plan.total),
             (
@@ -443,7 +451,12 @@ def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict
             floor_times = []
             if cli and not params:
                 floor_times = [
-                    sqlite_export_once(cli, config.db_path, plan.export_sql)[0] for _ in range(export_runs)
+                    (
+                        postgres.copy_export_once(cli, pg_url, plan.export_sql)
+                        if pg_url
+                        else sqlite_export_once(cli, config.db_path, plan.export_sql)
+                    )[0]
+                    for _ in range(export_runs)
                 ]
             rows = results[-1][1]
             statuses = {r[2] for r in results}
@@ -454,7 +467,7 @@ def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict
                 f"during the export, VmHWM {hwm / 1024:.0f} MiB"
             )
             if floor_times:
-                note += f"; sqlite3 CLI {plan.total / median(floor_times):,.0f} rows/s"
+                note += f"; {postgres.FLOOR if pg_url else 'sqlite3 CLI'} {plan.total / median(floor_times):,.0f} rows/s"
             if rows != expected:
                 note += f"; {rows:,} rows received, {expected:,} expected"
             figures.append(
@@ -488,6 +501,7 @@ def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict
         "tracebacks": server_log.count("Traceback"),
         "log": log_path,
         "counts": counts,
+        "database": info_database,
     }
     return figures, plan, info
 
@@ -507,11 +521,11 @@ def fmt_time(seconds: float | None) -> str:
 
 
 def report(config: harness.Config, runs: int, figures: list[Figure], plan: Plan, info: dict, out=sys.stdout):
-    size = config.db_path.stat().st_size / 2**30
+    database = info.get("database") or f"SQLite, {config.db_path.stat().st_size / 2**30:.2f} GiB"
     print(file=out)
     print(
         f"Accountability Tracker benchmark: {plan.total:,} recommendations, {plan.documents:,} documents, "
-        f"{plan.assessments:,} assessments (SQLite, {size:.2f} GiB)",
+        f"{plan.assessments:,} assessments ({database})",
         file=out,
     )
     print(f"Machine: {harness.machine_description()}", file=out)
@@ -614,49 +628,37 @@ def check_targets(figures: list[Figure], info: dict) -> list[str]:
     return lines
 
 
-def explain(people: harness.People, out=sys.stdout) -> None:
-    """`bench.py --explain`: every query of every measured page with the database's plan for it, to check
-    that each filter and ordering is served by an index (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN)."""
+def explain_and_save(config: harness.Config) -> int:
+    """`bench.py --explain`: every query of every hot page with the database's plan for it (SQLite: EXPLAIN
+    QUERY PLAN; PostgreSQL: EXPLAIN), printed and saved to tests/perf/plans/<vendor>.txt; exits 1 on a full
+    scan of a big table (tests/perf/queryplans.py says what counts)."""
     from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
-    from cases.models import Recommendation
+    from tests.perf import queryplans
 
-    code = Recommendation.objects.order_by("id").values_list("code", flat=True)[
-        Recommendation.objects.count() // 2
-    ]
-    web = Client(SERVER_NAME="127.0.0.1")
-    web.cookies[people.session_cookie] = people.sessions["monitor"]
-    admin = Client(SERVER_NAME="127.0.0.1")
-    admin.cookies[people.session_cookie] = people.sessions["admin"]
-    api = Client(SERVER_NAME="127.0.0.1", headers={"Authorization": f"Bearer {people.api_key}"})
-    pages = [
-        (web, "/"),
-        (web, "/recommendations/"),
-        (web, "/recommendations/" + qs(FILTER)),
-        (web, "/recommendations/" + qs({"q": SEARCH_TERM})),
-        (web, f"/recommendations/{code}/"),
-        (admin, ADMIN_LIST + qs(ADMIN_FILTER)),
-        (api, "/api/v1/recommendations/"),
-        (api, f"/api/v1/recommendations/{code}/"),
-    ]
-    prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
-    for client, path in pages:
-        client.get(path)
-        with CaptureQueriesContext(connection) as captured:
-            client.get(path)
-        print(f"\n=== {path}: {len(captured.captured_queries)} queries", file=out)
-        for query in captured.captured_queries:
-            sql = query["sql"]
-            if not sql.lstrip().upper().startswith("SELECT"):
-                print(f"--- {sql[:160]}", file=out)
-                continue
-            print(f"--- {sql[:400]}", file=out)
-            with connection.cursor() as cursor:
-                cursor.execute(prefix + sql)
-                for row in cursor.fetchall():
-                    print("    " + " ".join(str(x) for x in row[-1:]), file=out)
+    env = harness.server_env(config)
+    pg_url = postgres.database_url()
+    if pg_url:
+        env["DATABASE_URL"] = pg_url
+    harness.setup_django(env)
+    if pg_url:
+        postgres.ensure(config, pg_url)
+    else:
+        harness.ensure_database(config)
+    people = harness.make_people()
+    pages, big = queryplans.capture(people)
+    database = postgres.describe() if pg_url else f"SQLite {connection.Database.sqlite_version}"
+    heading = (
+        f"Query plans of the hot pages (bench.py --explain): {config.recommendations:,} recommendations "
+        f"(seed {config.seed}), {database}"
+    )
+    path = queryplans.write(pages, big, heading)
+    print(path.read_text())
+    scans = queryplans.full_scans(pages)
+    log(f"plans written to {path}; {len(scans)} full scans of a big table")
+    for scan in scans:
+        log("  " + scan)
+    return 1 if scans else 0
 
 
 # --- backup and restore (issue 15) ----------------------------------------------------------------------
@@ -826,10 +828,8 @@ def main() -> int:
     config = harness.Config.from_env()
     runs = harness.env_int("BENCH_RUNS", 5)
     if "--explain" in sys.argv:
-        harness.setup_django(harness.server_env(config))
-        harness.ensure_database(config)
-        explain(harness.make_people())
-        return 0
+        # Also writes tests/perf/plans/<vendor>.txt, every hot page's plans, checked for full scans.
+        return explain_and_save(config)
     if "--backup" in sys.argv:
         # Only the backup and restore timings (BENCH_RECOMMENDATIONS=300000 bench.py --backup).
         harness.setup_django(harness.server_env(config))
@@ -858,16 +858,17 @@ def main() -> int:
     started = time.monotonic()
     figures, plan, info = measure(config, runs)
     report(config, runs, figures, plan, info)
-    print()
-    measure_backup(config)
-    print()
-    from tests.perf.import_bench import measure_import
+    if not postgres.database_url():  # on PostgreSQL: bench.py --backup with BENCH_POSTGRES_URL, on SQLite
+        print()
+        measure_backup(config)
+        print()
+        from tests.perf.import_bench import measure_import
 
-    measure_import(config)
-    print()
-    from tests.perf.public_bench import measure_public
+        measure_import(config)
+        print()
+        from tests.perf.public_bench import measure_public
 
-    measure_public(config)
+        measure_public(config)
     log(f"done in {time.monotonic() - started:.0f}s")
     failed = [f.name for f in figures if f.status]
     if failed:
