@@ -33,7 +33,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.perf import harness
+from tests.perf import harness, people_bench
 from tests.perf.harness import Http, Server, log, median
 
 SEARCH_TERM = "torture"
@@ -338,6 +338,7 @@ def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict
     people = harness.make_people()
     log("counting queries in-process")
     plan, counts = make_plan(people, runs)
+    people_plan = people_bench.make_plan(people, counts)  # issue 12's people pages
     log("publishing in-process (the floor of publishing)")
     publish_floor = publish_in_process(people, plan.publish_floor[: runs + 1])[1:]
     from django.db import connection
@@ -423,6 +424,7 @@ def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict
             f"/_floor/api/recommendations/{plan.detail_code}/",
             headers=key,
         )
+        people_bench.measure(page, people_plan)
 
         export_runs = export_runs_for(runs)
         cli = harness.sqlite_cli()
@@ -609,6 +611,7 @@ def check_targets(figures: list[Figure], info: dict) -> list[str]:
     lines.append(
         f"  {verdict(info['locked'] == 0)} no 'database is locked' in the server log: {info['locked']}"
     )
+    lines += people_bench.check(figures)
     return lines
 
 
@@ -838,6 +841,9 @@ def main() -> int:
         from tests.perf.import_bench import measure_import
 
         return 1 if measure_import(config) else 0
+    if "--people" in sys.argv:
+        # Only the people figures (issue 12): BENCH_PEOPLE.
+        return people_bench.main(config, runs)
     if "--prepare" in sys.argv:
         # Only create the database (e.g. the 300,000-row one, ahead of time).
         harness.setup_django(harness.server_env(config))
