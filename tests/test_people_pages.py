@@ -163,28 +163,24 @@ def test_person_page_query_count_is_constant(world, viewer):
 
 
 @pytest.mark.parametrize("viewer", ["alice", "olga", "anonymous"])
-def test_recommendation_page_counts_query_count_is_constant(world, viewer):
-    client = Client() if viewer == "anonymous" else _client(getattr(world, viewer))
-    url = reverse("cases:recommendation", args=[world.rec.code])
+def test_recommendation_page_counts_query_count_is_constant(world, viewer, settings):
+    """The counts on 151(i)'s page; for the anonymous, the public site's page (consented people only)."""
+    settings.PUBLIC_SITE = True
     if viewer == "anonymous":
-        url = reverse("public:recommendation", args=[world.rec.code]) if _has_public() else url
+        client, url = Client(), reverse("public:recommendation", args=[world.rec.code])
+    else:
+        client = _client(getattr(world, viewer))
+        url = reverse("cases:recommendation", args=[world.rec.code])
     grow(world, 5)
     few, _page = _count(client, url)
     grow(world, 50)
     many, page = _count(client, url)
-    assert few == many, (few, many)
+    assert few == many <= BUDGET, (few, many)
     if viewer != "anonymous":
         assert 'id="people-counts"' in page and "detained" in page
-
-
-def _has_public() -> bool:
-    from django.urls import NoReverseMatch
-
-    try:
-        reverse("public:recommendation", args=["XJ22-151-i"])
-    except NoReverseMatch:
-        return False
-    return True
+    else:
+        # i = 3, 15, 27, ...: olga's public people with consent (names in Uyghur script only): named.
+        assert UYGHUR_NAMES[0] in page and "Abdurehim Number" not in page
 
 
 def test_review_section_query_count_is_constant(world):
@@ -222,10 +218,10 @@ def test_api_people_query_count_is_constant(world, who):
     )
     grow(world, 5)
     few_list, _ = _count(client, "/api/v1/people/")
-    few_search, _ = _count(client, "/api/v1/people/", {"q": "Abdurahim", "status": "detained"})
+    few_search, _ = _count(client, "/api/v1/people/", {"q": "Kashgar", "status": "detained"})
     grow(world, 50)
     many_list, body = _count(client, "/api/v1/people/")
-    many_search, _ = _count(client, "/api/v1/people/", {"q": "Abdurahim", "status": "detained"})
+    many_search, _ = _count(client, "/api/v1/people/", {"q": "Kashgar", "status": "detained"})
     assert (few_list, few_search) == (many_list, many_search)
     assert max(many_list, many_search) <= BUDGET
     assert body.count('"reference"') >= 25
