@@ -13,7 +13,9 @@ database). Standard library only. Environment: BENCH_RECOMMENDATIONS, BENCH_SEED
 BENCH_EXPORT_RUNS, BENCH_DB, BENCH_DIR, BENCH_PORT, BENCH_POSTGRES_URL (backup and restore timed on PostgreSQL too). `bench.py --prepare` only creates the database (the
 300,000-row one takes a while); `bench.py --explain` prints the plan of every query of the measured pages;
 `bench.py --backup` only times `manage.py backup` and `restore` (native and portable; also run at the end);
-`bench.py --import` only the import figures (tests/perf/import_bench.py; also run at the end).
+`bench.py --import` only the import figures (tests/perf/import_bench.py; also run at the end);
+`bench.py --people` only the people pages (tests/perf/people_bench.py; BENCH_PEOPLE, default one per six
+recommendations; also in the table).
 """
 
 from __future__ import annotations
