@@ -82,7 +82,7 @@ def people_list(request):
     if params.get("q"):
         q = params["q"].strip()
         queryset = queryset.filter(access.people_search_q(viewer, dedupe.query_forms(q), q))
-    queryset = queryset.distinct().order_by("reference")
+    queryset = queryset.order_by("reference")
     count = queryset.count()
     rows = list(queryset.values(*_rows_fields())[:PAGE_SIZE])
     audit.record(
