@@ -11,6 +11,7 @@ from html import unescape
 from urllib.parse import unquote_plus
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -44,8 +45,10 @@ def markers(prefix: str) -> dict:
 
 
 @pytest.fixture
-def world(personas):
+def world(personas, settings):
     from tests.factories import make_user
+
+    settings.PUBLIC_SITE = True  # the public site's pages are outputs too
 
     personas.oscar = make_user("oscar", role="curator", organisation=personas.other_org)
     hidden = markers("Hid")
@@ -141,8 +144,55 @@ def _outputs(p, who: str) -> dict[str, str]:
         "admin_list": "/admin/cases/person/",
         "admin_hidden": f"/admin/cases/person/{p.hidden.pk}/change/",
         "export_csv": "/api/v1/export/people.csv",
+        # Added with the scale work (issue 12): every other place a person's record can surface.
+        "page_person_unknown": reverse("cases:person", args=[p.unknown.reference]),
+        "page_list_filtered": f"{people}?prefecture=Aksu&status=detained&facility_type=prison"
+        f"&recommendation={p.rec.code}",
+        "page_review": reverse("cases:people-review"),
+        "page_dashboard": "/",
+        "page_recommendation_search": "/recommendations/?q=" + p.hidden_markers[0],
+        "api_filtered": f"/api/v1/people/?prefecture=Aksu&status=detained&recommendation={p.rec.code}",
+        "api_unknown": f"/api/v1/people/{p.unknown.reference}/",
+        "api_csv_filtered": "/api/v1/people/?format=csv&status=detained",
+        "admin_history_hidden": f"/admin/cases/person/{p.hidden.pk}/history/",
+        "admin_statuses": "/admin/cases/personstatus/",
+        "public_recommendation": reverse("public:recommendation", args=[p.rec.code]),
+        "public_search": reverse("public:search") + "?q=" + p.hidden_markers[0],
+        "public_home": reverse("public:home"),
+        "public_status_svg": f"/public/recommendations/{p.rec.code}/status.svg",
+        "public_feed": f"/feeds/recommendations/{p.rec.code}.atom",
     }.items():
-        out[name] = _text(client.get(url, follow=False))
+        text = _text(client.get(url, follow=False))
+        # A search box echoes its own query: not a leak.
+        out[name] = text.replace(p.hidden_markers[0], "") if "q=" in url else text
+    if who in {"member", "other"}:
+        # Duplicate detection on the add form: the hidden person's own details typed in; the form echoes what
+        # was typed (removed), and may show likely duplicates of the viewer's own organisation only.
+        typed = {
+            "name_latin": markers("Hid")["name_latin"],
+            "xvdb_entry": markers("Hid")["xvdb_entry"],
+            "birth_year": str(BIRTH_YEAR),
+            "prefecture": "Aksu",
+            "gender": "female",
+            "consent": "unknown",
+            "risk": "high",
+            "confidentiality": "internal",
+        }
+        # Rolled back: without a duplicate in the viewer's organisation the form records the person.
+        with transaction.atomic():
+            text = unescape(client.post(reverse("cases:person-new"), typed).content.decode())
+            transaction.set_rollback(True)
+        for value in typed.values():
+            if len(value) > 6:
+                text = text.replace(value, "")
+        out["dedupe_on_add"] = re.sub(r'value="1911"', "", text)
+        # The counts cited as a source: what the snapshot says.
+        client.post(reverse("cases:people-counts-cite", args=[p.rec.code]))
+        from cases.models import Evidence
+
+        out["counts_snapshot"] = " ".join(
+            f"{e.title} {e.excerpt}" for e in Evidence.objects.filter(kind="dataset").order_by("pk")
+        )
     for i, marker in enumerate(p.hidden_markers + p.shown_markers):
         # Search by every marker, on the page, in the API and in the admin.
         # The search box and the API's links echo the query itself: that is not a leak, so it is removed.
@@ -167,6 +217,27 @@ def test_no_identifying_field_leaves_without_consent(world, who):
     for output, text in outputs.items():
         if output.startswith("search_") and world.hidden.reference in text:
             raise AssertionError(f"{output} found the hidden person by a hidden marker")
+    # Duplicate detection never offers another organisation's person, with or without consent.
+    if "dedupe_on_add" in outputs:
+        assert world.hidden.reference not in outputs["dedupe_on_add"]
+    # The public site never shows a case without consent, not even by its reference.
+    for output, text in outputs.items():
+        if output.startswith("public_"):
+            assert world.hidden.reference not in text and world.unknown.reference not in text, output
+
+
+@pytest.mark.slow
+def test_the_audit_trail_holds_no_name(world):
+    """Every read is audited (who, which record, whether names were shown): the trail itself names nobody,
+    whoever read what, with or without consent."""
+    for who in ("member", "other", "public_key", "partners_key", "anonymous"):
+        _outputs(world, who)
+    rows = list(AuditEvent.objects.values())
+    assert any(row["event"] == "person.read" for row in rows)
+    text = " ".join(str(row) for row in rows)
+    for marker in [*world.hidden_markers, *world.shown_markers]:
+        if not marker.isdigit():
+            assert marker not in text, marker
 
 
 @pytest.mark.slow
@@ -183,6 +254,16 @@ def test_the_matrix_can_see_what_it_looks_for(world):
     assert world.hidden.reference in other["page_list"] and "Aksu" in other["page_person_hidden"]
     assert "Prison" in other["page_person_hidden"]
     assert "3 detained" in other["page_recommendation"]
+    # The new outputs can see too: the holder's duplicate check offers the hidden person, the other
+    # organisation's snapshot counts the cases it may know of, the public site names the consented one.
+    assert world.hidden.reference in member["dedupe_on_add"]
+    assert "3 detained" in other["counts_snapshot"]
+    assert (
+        world.hidden_markers[0] in member["page_list_filtered"]
+        and world.hidden.reference in other["api_filtered"]
+    )
+    anonymous = _outputs(world, "anonymous")
+    assert world.shown_markers[0] in anonymous["public_recommendation"]
     key = _outputs(world, "public_key")
     assert world.shown.reference in key["api_list"] and world.hidden.reference in key["api_list"]
     assert world.unknown.reference not in key["api_list"]  # partners level: not for a public key

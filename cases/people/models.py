@@ -227,6 +227,9 @@ class Person(TimeStamped):
             models.Index(fields=["organisation", "current_status"], name="cases_person_org_status"),
             # Other organisations' visible people: by confidentiality.
             models.Index(fields=["confidentiality", "current_status"], name="cases_person_conf_status"),
+            # The list's facility-type filter, on the same two sides (tests/perf/people_bench.py).
+            models.Index(fields=["organisation", "current_facility"], name="cases_person_org_facility"),
+            models.Index(fields=["confidentiality", "current_facility"], name="cases_person_conf_facility"),
             # Duplicate detection's candidates: same birth year or prefecture within an organisation.
             models.Index(fields=["organisation", "birth_year"], name="cases_person_org_birth_year"),
             models.Index(fields=["organisation", "prefecture"], name="cases_person_org_prefecture"),

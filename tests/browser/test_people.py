@@ -1,6 +1,7 @@
 """People in a real browser (issue 12): a monitor adds a person in Uyghur script linked to XJ22-151-i, finds
-them by a Latin spelling, submits a status change; a second curator publishes it through review; the count
-shows on the recommendation page, and links to the filtered list."""
+them by a Latin spelling, submits a status change; a curator publishes it through review; the count shows on
+the recommendation page, and links to the filtered list. Then the change of status: the monitor records the
+release, a second curator publishes it, and 151(i)'s count moves from "1 detained" to "1 released"."""
 
 import re
 
@@ -21,7 +22,11 @@ UYGHUR = "ئابدۇرېھىم ھېيىت"
 @pytest.fixture
 def real_data():
     call_command("load_dataset", "fixtures/ohchr-xinjiang-2022.json", verbosity=0)
-    return {"alice": make_user("alice", role="monitor"), "carol": make_user("carol", role="curator")}
+    return {
+        "alice": make_user("alice", role="monitor"),
+        "carol": make_user("carol", role="curator"),
+        "dave": make_user("dave", role="curator"),
+    }
 
 
 def test_person_in_uyghur_script_through_review_to_the_count(page, real_data):
@@ -65,3 +70,37 @@ def test_person_in_uyghur_script_through_review_to_the_count(page, real_data):
     count.click()
     expect(page).to_have_url(re.compile(r"/people/\?recommendation=XJ22-151-i&status=detained"))
     expect(page.locator("#people")).to_contain_text(person.reference)
+
+    # detained → released: the monitor records the release, another curator publishes it.
+    sign_out(page)
+    sign_in(page, "alice")
+    page.goto(f"/people/{person.reference}/")
+    page.get_by_role("link", name="Add a status entry").click()
+    page.select_option("select[name=status]", "released")
+    page.select_option("select[name=basis]", "media")
+    page.fill("input[name=occurred_on]", "2019-11-20")
+    page.get_by_role("button", name="Submit for review").click()
+    expect(page.locator("#timeline")).to_contain_text("Submitted")
+    sign_out(page)
+
+    sign_in(page, "dave")
+    page.goto("/people/review/")
+    expect(page.locator("#people-review")).to_contain_text(person.reference)
+    page.get_by_role("button", name="Publish").click()
+    expect(page.locator("#people-review")).to_have_count(0)
+    release = PersonStatus.objects.get(status="released")
+    assert release.reviewer.username == "dave" and release.author.username == "alice"
+    person.refresh_from_db()
+    assert person.current_status == "released"
+
+    page.goto("/recommendations/XJ22-151-i/")
+    counts = page.locator("#people-counts")
+    expect(counts.get_by_role("link", name="1 released")).to_be_visible()
+    expect(counts).not_to_contain_text("detained")
+    screenshot(page, "people-03-released-count")
+    counts.get_by_role("link", name="1 released").click()
+    expect(page.locator("#people")).to_contain_text(person.reference)
+    # The person's timeline shows both entries, the release on top.
+    page.goto(f"/people/{person.reference}/")
+    expect(page.locator("#timeline")).to_contain_text("Released")
+    expect(page.locator("#timeline")).to_contain_text("Detained")

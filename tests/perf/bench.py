@@ -17,6 +17,8 @@ BENCH_EXPORT_RUNS, BENCH_DB, BENCH_DIR, BENCH_PORT, BENCH_POSTGRES_URL (backup a
 `bench.py --import` only the import figures (tests/perf/import_bench.py; also run at the end);
 `bench.py --public` only the public page under wrk (tests/perf/public_bench.py; also run at the end).
 `bench.py --long-export` only the full export of 1,000,000 rows through gunicorn as deployed (long_export.py).
+`bench.py --people` only the people pages (tests/perf/people_bench.py; BENCH_PEOPLE, default one per six
+recommendations; also in the table).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.perf import harness, postgres
+from tests.perf import harness, people_bench, postgres
 from tests.perf.harness import Http, Server, log, median
 
 SEARCH_TERM = "torture"
@@ -348,6 +350,7 @@ def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict
     info_database = postgres.describe() if pg_url else ""
     log("counting queries in-process")
     plan, counts = make_plan(people, runs)
+    people_plan = people_bench.make_plan(people, counts)  # issue 12's people pages
     log("publishing in-process (the floor of publishing)")
     publish_floor = publish_in_process(people, plan.publish_floor[: runs + 1])[1:]
     from django.db import connection
@@ -433,6 +436,7 @@ def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict
             f"/_floor/api/recommendations/{plan.detail_code}/",
             headers=key,
         )
+        people_bench.measure(page, people_plan)
 
         export_runs = export_runs_for(runs)
         cli = postgres.psql_cli() if pg_url else harness.sqlite_cli()
@@ -625,6 +629,7 @@ def check_targets(figures: list[Figure], info: dict) -> list[str]:
     lines.append(
         f"  {verdict(info['locked'] == 0)} no 'database is locked' in the server log: {info['locked']}"
     )
+    lines += people_bench.check(figures)
     return lines
 
 
@@ -850,6 +855,9 @@ def main() -> int:
         from tests.perf.long_export import measure_long_export
 
         return 0 if measure_long_export() else 1
+    if "--people" in sys.argv:
+        # Only the people figures (issue 12): BENCH_PEOPLE.
+        return people_bench.main(config, runs)
     if "--prepare" in sys.argv:
         # Only create the database (e.g. the 300,000-row one, ahead of time).
         harness.setup_django(harness.server_env(config))

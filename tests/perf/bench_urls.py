@@ -4,6 +4,10 @@ from django.urls import include, path
 
 from tracker.urls import urlpatterns as application_urlpatterns
 
-from . import floor_urls
+from . import floor_urls, people_bench
 
-urlpatterns = [path("_floor/", include(floor_urls.urlpatterns)), *application_urlpatterns]
+urlpatterns = [
+    path("_floor/", include(floor_urls.urlpatterns)),
+    path("_floor/", include(people_bench.urlpatterns)),
+    *application_urlpatterns,
+]

@@ -302,8 +302,9 @@ class Progress:
 
 
 class Generator:
-    def __init__(self, *, recommendations: int, seed: int, progress: Progress | None = None):
+    def __init__(self, *, recommendations: int, seed: int, progress: Progress | None = None, people: int = 0):
         self.n = recommendations
+        self.people = people  # individual cases, after the recommendations (tests/perf/people_datagen.py)
         self.seed = seed
         self.rng = random.Random(seed)
         self.prefix = f"gen{seed}"
@@ -416,6 +417,11 @@ class Generator:
                 batch, in_batch = [], 0
         if batch:
             self.write_batch(batch)
+        if self.people:
+            from tests.perf.people_datagen import PeopleGenerator
+
+            generator = PeopleGenerator(count=self.people, seed=self.seed, organisations=self.organisations)
+            self.counts.update(generator.run())
         return self.counts
 
     def write_batch(self, batch: list[tuple[int, int]]) -> None:

@@ -46,6 +46,7 @@ class Config:
     db_path: Path
     port: int
     workers: int = 2
+    people: int = 0  # BENCH_PEOPLE, default one per six recommendations (tests/perf/people_datagen.py)
 
     @classmethod
     def from_env(cls, default_recommendations: int = 20000) -> Config:
@@ -54,7 +55,11 @@ class Config:
         directory = Path(os.environ.get("BENCH_DIR", ARTIFACTS))
         db_path = Path(os.environ.get("BENCH_DB", directory / f"bench-{n}-seed{seed}.sqlite3")).resolve()
         return cls(
-            recommendations=n, seed=seed, db_path=db_path, port=env_int("BENCH_PORT", 0) or free_port()
+            recommendations=n,
+            seed=seed,
+            db_path=db_path,
+            port=env_int("BENCH_PORT", 0) or free_port(),
+            people=env_int("BENCH_PEOPLE", n // 6),
         )
 
 
@@ -109,10 +114,25 @@ def ensure_database(config: Config) -> None:
     from django.db import connection
 
     marker = config.db_path.with_suffix(".ready")
-    wanted = {"recommendations": config.recommendations, "seed": config.seed}
-    if config.db_path.exists() and marker.exists() and json.loads(marker.read_text()) == wanted:
+    wanted = {"recommendations": config.recommendations, "seed": config.seed, "people": config.people}
+    found = json.loads(marker.read_text()) if config.db_path.exists() and marker.exists() else None
+    if found == wanted:
         log(f"reusing {config.db_path}")
         call_command("migrate", verbosity=0, interactive=False)
+        return
+    if found and found.get("people", 0) == 0 and {**found, "people": config.people} == wanted:
+        # A database made before people were generated: add them, and keep the rest.
+        log(f"reusing {config.db_path}; adding {config.people:,} people")
+        call_command("migrate", verbosity=0, interactive=False)
+        call_command(
+            "generate_data",
+            recommendations=config.recommendations,
+            seed=config.seed,
+            people=config.people,
+            people_only=True,
+            stdout=sys.stderr,
+        )
+        marker.write_text(json.dumps(wanted))
         return
     connection.close()
     config.db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +142,13 @@ def ensure_database(config: Config) -> None:
     log(f"creating {config.db_path}")
     call_command("migrate", verbosity=0, interactive=False)
     log(f"generating {config.recommendations:,} recommendations (seed {config.seed})")
-    call_command("generate_data", recommendations=config.recommendations, seed=config.seed, stdout=sys.stderr)
+    call_command(
+        "generate_data",
+        recommendations=config.recommendations,
+        seed=config.seed,
+        people=config.people,
+        stdout=sys.stderr,
+    )
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     marker.write_text(json.dumps(wanted))

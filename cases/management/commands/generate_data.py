@@ -8,6 +8,9 @@ from django.utils import timezone
 
 from tests.perf.datagen import Generator, Progress
 
+# The default number of people: one per six recommendations (50,000 at the README's 300,000).
+PEOPLE_RATIO = 6
+
 
 class Command(BaseCommand):
     help = (
@@ -19,8 +22,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", type=int, default=1, help="Random seed; the same seed gives the same data."
         )
+        parser.add_argument(
+            "--people",
+            type=int,
+            default=None,
+            help="How many people (individual cases); default one per six recommendations.",
+        )
+        parser.add_argument(
+            "--people-only",
+            action="store_true",
+            help="Only add people to a database this command filled earlier (its organisations and staff).",
+        )
 
     def handle(self, *args, recommendations: int, seed: int, verbosity: int = 1, **options):
+        people = options.get("people")
+        people = recommendations // PEOPLE_RATIO if people is None else people
+        if people < 0:
+            raise CommandError("--people must be zero or positive.")
         if recommendations < 1:
             raise CommandError("--recommendations must be at least 1.")
         if seed < 0:
@@ -36,8 +54,18 @@ class Command(BaseCommand):
                 cursor.execute("PRAGMA synchronous=OFF")
                 cursor.execute("PRAGMA cache_size=-262144")
                 cursor.execute("PRAGMA temp_store=MEMORY")
-        generator = Generator(recommendations=recommendations, seed=seed, progress=progress)
-        counts = generator.run()
+        if options.get("people_only"):
+            from tests.perf.datagen import ORGANISATIONS
+            from tests.perf.people_datagen import PeopleGenerator
+
+            counts = PeopleGenerator.for_generated_organisations(
+                count=people, seed=seed, names=ORGANISATIONS
+            ).run()
+        else:
+            generator = Generator(
+                recommendations=recommendations, seed=seed, progress=progress, people=people
+            )
+            counts = generator.run()
         progress.finish()
         with connection.cursor() as cursor:
             if tuned:
