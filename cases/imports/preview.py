@@ -172,6 +172,7 @@ class Candidate:
 _CANDIDATE_FIELDS = [f.name for f in Candidate.__dataclass_fields__.values()]
 _DESCRIBED = [n for n in _CANDIDATE_FIELDS[: _CANDIDATE_FIELDS.index("existing_id")] if n != "rows"]
 ACTIONS = ("create", "update", "unchanged", "reject")
+_ADDRESSEES = frozenset(Addressee.values)
 
 
 @dataclass
@@ -342,6 +343,7 @@ class _Folder:
         self.options = preview.options
         self.tracker = tracker
         self.buffer: dict[str, Candidate] = {}
+        self.dates: dict[str, datetime.date | None] = {}
         self.themes = _ThemeVocabulary(self.options, tracker=tracker)
 
     def reject(self, row: Row, name: str, reason: str) -> None:
@@ -376,15 +378,15 @@ class _Folder:
         if self.tracker and not code:
             return self.reject(row, "code", _("no code"))
         addressee = clean(v.get("addressee")) or Addressee.STATE
-        if addressee not in Addressee.values:
+        if addressee not in _ADDRESSEES:
             return self.reject(row, "addressee", _("unknown addressee “%(v)s”") % {"v": addressee})
         source_url = clean(v.get("source_url"))
         if source_url and not source_url.startswith(("http://", "https://")):
             return self.reject(row, "source_url", _("not a web address"))
-        raw_date = v.get("document_date")
-        published_on = date(raw_date) if clean(raw_date) else None
-        if clean(raw_date) and published_on is None:
-            return self.reject(row, "document_date", _("unreadable date “%(v)s”") % {"v": clean(raw_date)})
+        raw_date = clean(v.get("document_date"))
+        published_on = self.date(v.get("document_date")) if raw_date else None
+        if raw_date and published_on is None:
+            return self.reject(row, "document_date", _("unreadable date “%(v)s”") % {"v": raw_date})
         document = self.document(symbol, row, published_on)
         if document is None:
             return None
@@ -440,6 +442,16 @@ class _Folder:
         _merge(candidate.affected_persons, affected)
         _merge(candidate.themes, themes)
         return None
+
+    def date(self, raw: object) -> datetime.date | None:
+        """A document's rows repeat its date: each text read once (a bounded cache)."""
+        if not isinstance(raw, str):
+            return date(raw)
+        if raw not in self.dates:
+            if len(self.dates) > 10_000:
+                self.dates.clear()
+            self.dates[raw] = date(raw)
+        return self.dates[raw]
 
     def document(self, symbol: str, row: Row, published_on: datetime.date | None) -> DocumentPlan | None:
         plan = self.preview.documents.get(symbol)
@@ -504,6 +516,7 @@ class _ThemeVocabulary:
             if kind == "theme":
                 self.known[header_key(source)] = self.by_slug.get(target) if target else None
         self.tracker = tracker
+        self.keys: dict[str, str] = {}  # name → header_key(name), bounded
 
     def resolve(self, names: list[str], unknown: Counter) -> list[int]:
         ids = []
@@ -512,8 +525,13 @@ class _ThemeVocabulary:
                 pk = self.by_slug.get(name)
                 found = pk is not None
             else:
-                found = header_key(name) in self.known
-                pk = self.known.get(header_key(name))
+                key = self.keys.get(name)
+                if key is None:
+                    if len(self.keys) > 10_000:
+                        self.keys.clear()
+                    key = self.keys[name] = header_key(name)
+                found = key in self.known
+                pk = self.known.get(key)
             if not found:
                 unknown[name] += 1
             elif pk is not None and pk not in ids:
