@@ -173,6 +173,10 @@ def test_reimporting_an_unchanged_file_skips_its_documents_and_writes_nothing(tm
     assert len(again.sample()) == 5 and all(s["action"] == "unchanged" for s in again.sample())
     assert run2.counts["written"] == {}
     assert _writes() == before
+    out = io.StringIO()
+    call_command("import_recommendations", str(path), "--dry-run", stdout=out)
+    assert "(3 documents are as the last import left them" in out.getvalue()
+    assert "Recommendations: 0 to create, 0 to update, 40 unchanged, 0 rejected" in out.getvalue()
 
 
 @pytest.mark.django_db

@@ -44,6 +44,11 @@ def preview_lines(preview: Preview, *, rejections_shown: int = SHOWN) -> Iterato
             "label": label,
             **c,
         }
+    if preview.documents_skipped:
+        yield _(
+            "(%(n)s documents are as the last import left them, in the file and in the database: their "
+            "recommendations were not compared one by one)"
+        ) % {"n": preview.documents_skipped}
     yield _("State responses: %(n)s to submit as State claims (another curator publishes them)") % {
         "n": counts["responses"]["submit"]
     }
