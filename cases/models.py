@@ -872,6 +872,27 @@ class ImportRun(TimeStamped):
         return f"{self.file_name} ({self.created_at:%Y-%m-%d %H:%M}, {self.get_status_display()})"
 
 
+class ImportDigest(models.Model):
+    """What the last import said about one document, so re-importing an unchanged file skips it whole
+    (cases/imports/preview.py): `digest`, of the file's recommendations for the document as normalised and
+    mapped; `state`, a fingerprint of the document and its recommendations in the database just after (their
+    number, latest change, theme links and standing State claims). Both must match again for a skip."""
+
+    document = models.OneToOneField(
+        Document, on_delete=models.CASCADE, primary_key=True, related_name="import_digest"
+    )
+    digest = models.CharField(_("digest"), max_length=64)
+    state = models.CharField(_("state"), max_length=64)
+    recorded_at = models.DateTimeField(_("recorded"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("import digest")
+        verbose_name_plural = _("import digests")
+
+    def __str__(self) -> str:
+        return f"{self.document_id}: {self.digest[:12]}"
+
+
 # People (individual cases) live in their own package; imported here so Django registers them.
 from .people.models import *  # noqa: E402, F403
 

@@ -32,6 +32,7 @@ from cases.models import (
     Evidence,
     EvidenceKind,
     ImplementationStatus,
+    ImportDigest,
     ImportRun,
     ImportStatus,
     IssuingBody,
@@ -42,7 +43,7 @@ from cases.models import (
 from tracker.accounts.audit import record
 from tracker.accounts.roles import is_curator
 
-from .preview import Candidate, DocumentPlan, Preview
+from .preview import Candidate, DocumentPlan, Preview, document_states
 
 UN_DOCUMENT_URL = "https://undocs.org/{symbol}"
 MAX_REJECTIONS_KEPT = 10_000
@@ -78,9 +79,9 @@ def apply(
     preview.applied = True
     organisation = services.organisation_of(user)
     sha = file_sha256(path) if path else ""
-    candidates = [c for c in preview.candidates if c.action in ("create", "update") or c.submit_response]
     size = preview.options.batch_size
-    batches = [candidates[i : i + size] for i in range(0, len(candidates), size)]
+    # Read from the preview's store a batch at a time: the plan is never all in memory.
+    batches_total = -(-preview.pending_count() // size)
     with transaction.atomic():
         run = ImportRun.objects.create(
             file_name=preview.file_name[:255],
@@ -89,9 +90,9 @@ def apply(
             encoding=preview.encoding,
             options=_options(preview),
             rows_read=preview.rows_read,
-            batches_total=len(batches) + 1,
+            batches_total=batches_total + 1,
             counts=preview.counts(),
-            rejections=[r.as_dict() for r in preview.rejections[:MAX_REJECTIONS_KEPT]],
+            rejections=[r.as_dict() for r in preview.all_rejections(MAX_REJECTIONS_KEPT)],
             created_by=user,
             organisation=organisation,
         )
@@ -108,7 +109,7 @@ def apply(
             step = 1
             if progress:
                 progress(1, run.batches_total)
-            for step, batch in enumerate(batches, start=2):
+            for step, batch in enumerate(preview.pending(size), start=2):
                 with transaction.atomic():
                     done += writer.save_batch(batch, documents)
                     ImportRun.objects.filter(pk=run.pk).update(batches_done=step, updated_at=timezone.now())
@@ -128,6 +129,7 @@ def apply(
                 record("import.fail", actor=user, target=run, batches_done=run.batches_done)
             raise ImportFailed(message, run) from exc
     with transaction.atomic():
+        writer.save_digests(documents)
         counts = preview.counts()
         counts["written"] = dict(done)
         ImportRun.objects.filter(pk=run.pk).update(
@@ -221,9 +223,35 @@ class _Writer:
         doc.save()
         return doc
 
+    def save_digests(self, documents: dict[str, Document]) -> None:
+        """Each document this import compared row by row, and whose rows it wrote or found unchanged, gets
+        the digest of the file's rows and the fingerprint of its state now: the next import of the same rows
+        skips it while that state holds."""
+        plans = {
+            documents[p.symbol].pk: p
+            for p in self.preview.documents.values()
+            if p.digest and p.symbol in documents
+        }
+        ids = [pk for pk in plans if pk not in self.preview.foreign_documents]
+        # A document changed through another document's rows is compared row by row next time.
+        ImportDigest.objects.filter(document_id__in=list(self.preview.foreign_documents)).delete()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            states = document_states(chunk)
+            ImportDigest.objects.bulk_create(
+                [ImportDigest(document_id=pk, digest=plans[pk].digest, state=states[pk]) for pk in chunk],
+                update_conflicts=True,
+                unique_fields=["document"],
+                update_fields=["digest", "state", "recorded_at"],
+            )
+
     def save_batch(self, batch: list[Candidate], documents: dict[str, Document]) -> Counter:
         done = Counter()
         new: list[Recommendation] = []
+        # The matched recommendations, fetched again (the plan on disk holds their ids).
+        existing = Recommendation.objects.in_bulk(
+            [c.existing_id for c in batch if c.existing_id and (c.action == "update" or c.submit_response)]
+        )
         for c in batch:
             if c.action == "create":
                 rec = Recommendation(
@@ -245,7 +273,7 @@ class _Writer:
                 rec.full_clean(validate_unique=False, validate_constraints=False)
                 new.append(rec)
             elif c.action == "update":
-                rec = c.existing  # type: ignore[attr-defined]
+                rec = existing[c.existing_id]
                 fields = [f for f in c.changes if f != "themes"]
                 for name in fields:
                     setattr(rec, name, c.digest if name == "text_hash" else getattr(c, name))
@@ -258,7 +286,7 @@ class _Writer:
             # PostgreSQL and SQLite return the new primary keys from bulk_create.
             for c, rec in zip((c for c in batch if c.action == "create"), created, strict=True):
                 c.existing_id = rec.pk
-                c.existing = rec  # type: ignore[attr-defined]
+                existing[rec.pk] = rec
             done["created"] += len(created)
         links = [
             Recommendation.themes.through(recommendation_id=c.existing_id, theme_id=pk)
@@ -271,14 +299,13 @@ class _Writer:
             Recommendation.themes.through.objects.bulk_create(links, ignore_conflicts=True)
         for c in batch:
             if c.submit_response:
-                self._submit_response(c, documents[c.document])
+                self._submit_response(c, existing[c.existing_id], documents[c.document])
                 done["responses"] += 1
         return done
 
-    def _submit_response(self, c: Candidate, document: Document) -> None:
+    def _submit_response(self, c: Candidate, rec: Recommendation, document: Document) -> None:
         symbol = c.response_document or document.symbol
         evidence = self._evidence_for(symbol, document)
-        rec = getattr(c, "existing", None) or Recommendation.objects.get(pk=c.existing_id)
         assessed_on = min(document.published_on, timezone.now().date())
         services.submit_assessment(
             rec,

@@ -16,13 +16,27 @@ Keys, in order (each recommendation is matched to at most one row in the databas
 4. within its document, no paragraph: the text's hash.
 Long-format rows fold into one recommendation by the same key (paragraph and text, or the annotation id):
 their recommending States, themes, States concerned and affected persons are merged.
+
+Memory does not grow with the file: the folded recommendations and the plan live in a temporary SQLite file
+(`store.Store`); the preview keeps counts, the first rejections, the unknown values and a sample, and the
+matching reads the file's recommendations, and the database's, one document at a time.
+
+Unchanged documents are skipped whole: applying an import stores, per document, a digest of the file's
+recommendations for it (`ImportDigest`) and a fingerprint of the document's state in the database then (its
+recommendations' count and latest change, their theme links, their standing State claims, the document's
+own latest change). When both match again, the document's recommendations are "unchanged" without being
+compared one by one; an edit in the admin, a deletion, a returned claim or a changed row makes it compared
+row by row again.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
+import weakref
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +47,7 @@ from cases.models import (
     Assessment,
     Basis,
     Document,
+    ImportDigest,
     IssuingBody,
     Recommendation,
     Theme,
@@ -53,8 +68,13 @@ from .normalise import (
     values,
 )
 from .reader import Options, Progress, Row, Source
+from .store import Store
 
 SAMPLE_SIZE = 5
+# Kept in memory (and in a page's state); all of them are in the store, the report and its CSV.
+KEPT_IN_MEMORY = 1000
+# Folded recommendations held in memory before they are written to the store.
+FOLD_BUFFER = 2000
 # Compared, and written, for a matched recommendation.
 COMPARED = (
     "text",
@@ -91,6 +111,10 @@ class DocumentPlan:
     action: str = ""  # create, update, unchanged, reject
     changes: dict = field(default_factory=dict)
     reason: str = ""
+    order: int = 0  # its position in the file (the store's document key)
+    # The digest of the file's recommendations for it, when applying may store it (see ImportDigest).
+    digest: str = ""
+    skipped: bool = False  # unchanged since the last import: not compared row by row
 
 
 @dataclass
@@ -120,6 +144,17 @@ class Candidate:
     changes: list[str] = field(default_factory=list)
     submit_response: bool = False
 
+    def dump(self) -> list:
+        return [getattr(self, name) for name in _CANDIDATE_FIELDS]
+
+    @classmethod
+    def load(cls, data: list) -> Candidate:
+        return cls(*data)
+
+    def described(self) -> list:
+        """What the file says about it, as the document's digest sees it (not the row numbers)."""
+        return [getattr(self, name) for name in _DESCRIBED]
+
     def stored(self) -> dict:
         return {
             "code": self.code,
@@ -134,6 +169,12 @@ class Candidate:
         }
 
 
+_CANDIDATE_FIELDS = [f.name for f in Candidate.__dataclass_fields__.values()]
+_DESCRIBED = [n for n in _CANDIDATE_FIELDS[: _CANDIDATE_FIELDS.index("existing_id")] if n != "rows"]
+ACTIONS = ("create", "update", "unchanged", "reject")
+_ADDRESSEES = frozenset(Addressee.values)
+
+
 @dataclass
 class Preview:
     file_name: str
@@ -145,31 +186,101 @@ class Preview:
     rows_read: int = 0
     rows_filtered: int = 0
     documents: dict[str, DocumentPlan] = field(default_factory=dict)
-    candidates: list[Candidate] = field(default_factory=list)
+    # The first KEPT_IN_MEMORY of each; `rejections_total`… count them all (all rejections are in the store).
     rejections: list[Rejection] = field(default_factory=list)
+    rejections_total: int = 0
     unknown: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     shared_paragraphs: list[dict] = field(default_factory=list)
+    shared_paragraphs_total: int = 0
     conflicts: list[dict] = field(default_factory=list)
+    conflicts_total: int = 0
     options: Options = field(default_factory=Options)
     applied: bool = False
+    tally: Counter = field(default_factory=Counter)  # recommendations by action
+    responses: int = 0  # to submit
+    documents_skipped: int = 0
+    rejected_rows: int = 0  # distinct rows (counted in the store once the preview is ready)
+    # Documents whose recommendations this import changes through another document's rows (matched by
+    # annotation id elsewhere): their stored digests are not refreshed.
+    foreign_documents: set[int] = field(default_factory=set)
+    store: Store | None = field(default=None, repr=False)
+    _sample: list[dict] = field(default_factory=list, repr=False)
+    _fallback: list[dict] = field(default_factory=list, repr=False)
+
+    def open_store(self) -> None:
+        self.store = Store()
+        # The temporary file goes with the preview, whoever forgets to close it.
+        self._finalizer = weakref.finalize(self, self.store.close)
+
+    def close(self) -> None:
+        """Delete the temporary file (the preview's counts and lists stay readable)."""
+        if self.store is not None:
+            self._finalizer()
+
+    def reject(self, row: int, column: str, reason: str) -> None:
+        self.rejections_total += 1
+        if len(self.rejections) < KEPT_IN_MEMORY:
+            self.rejections.append(Rejection(row, column, reason))
+        self.store.reject(row, column, reason)
+
+    def add_conflict(self, conflict: dict) -> None:
+        self.conflicts_total += 1
+        if len(self.conflicts) < KEPT_IN_MEMORY:
+            self.conflicts.append(conflict)
+
+    def add_shared_paragraph(self, shared: dict) -> None:
+        self.shared_paragraphs_total += 1
+        if len(self.shared_paragraphs) < KEPT_IN_MEMORY:
+            self.shared_paragraphs.append(shared)
+
+    def all_rejections(self, limit: int | None = None) -> Iterator[Rejection]:
+        if self.store is None or self.store.db is None:
+            yield from self.rejections[:limit]
+            return
+        for row, column, reason in self.store.rejections(limit):
+            yield Rejection(row, column, reason)
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        """Every recommendation as matched, in the order they are written. Loads them all: for small files
+        and tests; the importer itself reads them a batch at a time (`pending`)."""
+        return [Candidate.load(d) for d in self.store.planned()]
+
+    def pending(self, size: int) -> Iterator[list[Candidate]]:
+        """The recommendations with something to write (create, update, a response to submit), in batches."""
+        batch: list[Candidate] = []
+        for data in self.store.planned(pending_only=True):
+            batch.append(Candidate.load(data))
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def pending_count(self) -> int:
+        return self.store.pending_count()
 
     def counts(self) -> dict[str, dict[str, int]]:
         docs = Counter(d.action for d in self.documents.values())
-        recs = Counter(c.action for c in self.candidates)
         return {
-            "documents": {k: docs.get(k, 0) for k in ("create", "update", "unchanged", "reject")},
-            "recommendations": {k: recs.get(k, 0) for k in ("create", "update", "unchanged", "reject")},
+            "documents": {k: docs.get(k, 0) for k in ACTIONS},
+            "recommendations": {k: self.tally.get(k, 0) for k in ACTIONS},
             "rows": {
                 "read": self.rows_read,
                 "filtered_out": self.rows_filtered,
-                "rejected": len({r.row for r in self.rejections}),
+                "rejected": self.rejected_rows,
             },
-            "responses": {"submit": sum(1 for c in self.candidates if c.submit_response)},
+            "responses": {"submit": self.responses},
         }
 
     def sample(self, n: int = SAMPLE_SIZE) -> list[dict]:
-        shown = [c for c in self.candidates if c.action in ("create", "update")][:n]
-        return [c.stored() for c in shown or self.candidates[:n]]
+        return (self._sample or self._fallback)[:n]
+
+    def note_sample(self, c: Candidate) -> None:
+        if c.action in ("create", "update") and len(self._sample) < SAMPLE_SIZE:
+            self._sample.append(c.stored())
+        if len(self._fallback) < SAMPLE_SIZE:
+            self._fallback.append(c.stored())
 
     def as_dict(self) -> dict:
         """Everything a page or a report shows, JSON-serialisable."""
@@ -182,6 +293,7 @@ class Preview:
             "ignored_columns": self.ignored_columns,
             "counts": self.counts(),
             "rejections": [r.as_dict() for r in self.rejections],
+            "rejections_total": self.rejections_total,
             "unknown": {kind: dict(c.most_common()) for kind, c in self.unknown.items() if c},
             "shared_paragraphs": self.shared_paragraphs,
             "conflicts": self.conflicts,
@@ -202,12 +314,19 @@ def prepare(path: Path | str, options: Options | None = None, *, progress: Progr
         ignored_columns=source.ignored,
         options=options,
     )
-    folder = _Folder(preview, tracker=source.format == tracker_csv.NAME)
-    for row in source.read_all(progress):
-        folder.add(row)
-    preview.rows_read, preview.rows_filtered = source.rows_read, source.rows_filtered
-    folder.finish()
-    _Matcher(preview, tracker=source.format == tracker_csv.NAME).run()
+    preview.open_store()
+    try:
+        tracker = source.format == tracker_csv.NAME
+        folder = _Folder(preview, tracker=tracker)
+        for row in source.read_all(progress):
+            folder.add(row)
+        folder.flush()
+        preview.rows_read, preview.rows_filtered = source.rows_read, source.rows_filtered
+        _Matcher(preview, folder.themes, tracker=tracker).run()
+        preview.rejected_rows = preview.store.rejected_rows()
+    except BaseException:
+        preview.close()
+        raise
     return preview
 
 
@@ -215,15 +334,35 @@ def prepare(path: Path | str, options: Options | None = None, *, progress: Progr
 
 
 class _Folder:
+    """Rows → recommendations, merged by key. The recommendations seen last wait in memory (long-format rows
+    of one recommendation are usually together); the others are in the store, and come back when another row
+    of theirs turns up."""
+
     def __init__(self, preview: Preview, *, tracker: bool):
         self.preview = preview
         self.options = preview.options
         self.tracker = tracker
-        self.by_key: dict[tuple, Candidate] = {}
+        self.buffer: dict[str, Candidate] = {}
+        self.dates: dict[str, datetime.date | None] = {}
         self.themes = _ThemeVocabulary(self.options, tracker=tracker)
 
     def reject(self, row: Row, name: str, reason: str) -> None:
-        self.preview.rejections.append(Rejection(row.number, row.columns.get(name, name), reason))
+        self.preview.reject(row.number, row.columns.get(name, name), reason)
+
+    def flush(self) -> None:
+        documents = self.preview.documents
+        self.preview.store.fold(
+            [(k, documents[c.document].order, c.rows[0], c.dump()) for k, c in self.buffer.items()]
+        )
+        self.buffer.clear()
+
+    def find(self, key: str) -> Candidate | None:
+        candidate = self.buffer.get(key)
+        if candidate is None:
+            data = self.preview.store.folded(key)
+            if data is not None:
+                candidate = self.buffer[key] = Candidate.load(data)
+        return candidate
 
     def add(self, row: Row) -> None:
         v = row.values
@@ -239,15 +378,15 @@ class _Folder:
         if self.tracker and not code:
             return self.reject(row, "code", _("no code"))
         addressee = clean(v.get("addressee")) or Addressee.STATE
-        if addressee not in Addressee.values:
+        if addressee not in _ADDRESSEES:
             return self.reject(row, "addressee", _("unknown addressee “%(v)s”") % {"v": addressee})
         source_url = clean(v.get("source_url"))
         if source_url and not source_url.startswith(("http://", "https://")):
             return self.reject(row, "source_url", _("not a web address"))
-        raw_date = v.get("document_date")
-        published_on = date(raw_date) if clean(raw_date) else None
-        if clean(raw_date) and published_on is None:
-            return self.reject(row, "document_date", _("unreadable date “%(v)s”") % {"v": clean(raw_date)})
+        raw_date = clean(v.get("document_date"))
+        published_on = self.date(v.get("document_date")) if raw_date else None
+        if raw_date and published_on is None:
+            return self.reject(row, "document_date", _("unreadable date “%(v)s”") % {"v": raw_date})
         document = self.document(symbol, row, published_on)
         if document is None:
             return None
@@ -263,12 +402,12 @@ class _Folder:
         external_id = clean(v.get("external_id"))
         digest = text_hash(text)
         if code:
-            key: tuple = ("code", code)
+            key = "code\x1f" + code
         elif external_id:
-            key = ("id", external_id)
+            key = "id\x1f" + external_id
         else:
-            key = ("text", symbol, para, digest)
-        candidate = self.by_key.get(key)
+            key = "\x1f".join(("text", symbol, para, digest))
+        candidate = self.find(key)
         if candidate is None:
             candidate = Candidate(
                 document=symbol,
@@ -283,12 +422,13 @@ class _Folder:
                 response=answer,
                 response_document=clean(v.get("response_document")),
             )
-            self.by_key[key] = candidate
-            self.preview.candidates.append(candidate)
+            if len(self.buffer) >= FOLD_BUFFER:
+                self.flush()
+            self.buffer[key] = candidate
         else:
             candidate.rows.append(row.number)
             if answer and candidate.response and answer != candidate.response:
-                self.preview.conflicts.append(
+                self.preview.add_conflict(
                     {
                         "rows": [candidate.rows[0], row.number],
                         "column": row.columns.get("response", "response"),
@@ -302,6 +442,16 @@ class _Folder:
         _merge(candidate.affected_persons, affected)
         _merge(candidate.themes, themes)
         return None
+
+    def date(self, raw: object) -> datetime.date | None:
+        """A document's rows repeat its date: each text read once (a bounded cache)."""
+        if not isinstance(raw, str):
+            return date(raw)
+        if raw not in self.dates:
+            if len(self.dates) > 10_000:
+                self.dates.clear()
+            self.dates[raw] = date(raw)
+        return self.dates[raw]
 
     def document(self, symbol: str, row: Row, published_on: datetime.date | None) -> DocumentPlan | None:
         plan = self.preview.documents.get(symbol)
@@ -321,6 +471,7 @@ class _Folder:
                 cycle=clean(v.get("cycle")),
                 title=clean(v.get("title")),
                 first_row=row.number,
+                order=len(self.preview.documents),
             )
             self.preview.documents[symbol] = plan
         elif published_on and not plan.published_on:
@@ -341,29 +492,6 @@ class _Folder:
             return answers.pop()
         self.preview.unknown["response"][text] += 1
         return ""
-
-    def finish(self) -> None:
-        by_paragraph: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
-        for c in self.preview.candidates:
-            if c.paragraph and not c.code:
-                by_paragraph[(c.document, c.paragraph)].append(c)
-        for (symbol, para), group in by_paragraph.items():
-            if len(group) > 1:
-                self.preview.shared_paragraphs.append(
-                    {
-                        "document": symbol,
-                        "paragraph": para,
-                        "texts": len(group),
-                        "rows": [c.rows[0] for c in group],
-                        "reason": _(
-                            "the file gives paragraph %(p)s to %(n)s different texts: kept apart by text, "
-                            "as %(n)s recommendations"
-                        )
-                        % {"p": para, "n": len(group)},
-                    }
-                )
-        for c in self.preview.candidates:
-            c.theme_ids = self.themes.resolve(c.themes, self.preview.unknown["theme"])
 
 
 def _merge(into: list[str], items: Iterable[str]) -> None:
@@ -388,6 +516,7 @@ class _ThemeVocabulary:
             if kind == "theme":
                 self.known[header_key(source)] = self.by_slug.get(target) if target else None
         self.tracker = tracker
+        self.keys: dict[str, str] = {}  # name → header_key(name), bounded
 
     def resolve(self, names: list[str], unknown: Counter) -> list[int]:
         ids = []
@@ -396,8 +525,13 @@ class _ThemeVocabulary:
                 pk = self.by_slug.get(name)
                 found = pk is not None
             else:
-                found = header_key(name) in self.known
-                pk = self.known.get(header_key(name))
+                key = self.keys.get(name)
+                if key is None:
+                    if len(self.keys) > 10_000:
+                        self.keys.clear()
+                    key = self.keys[name] = header_key(name)
+                found = key in self.known
+                pk = self.known.get(key)
             if not found:
                 unknown[name] += 1
             elif pk is not None and pk not in ids:
@@ -408,11 +542,68 @@ class _ThemeVocabulary:
 # --- Matching with the database ------------------------------------------------------------------------
 
 
+def document_digest(plan: DocumentPlan, group: list[Candidate], *, tracker: bool) -> str:
+    """What the file says about one document and its recommendations (themes as resolved to ours, so a new
+    theme mapping changes it), in the file's order."""
+    described = [
+        "tracker" if tracker else "",
+        plan.symbol,
+        plan.body,
+        plan.published_on.isoformat() if plan.published_on else "",
+        plan.session,
+        plan.cycle,
+        plan.title,
+        [c.described() for c in group],
+    ]
+    return hashlib.sha256(json.dumps(described, ensure_ascii=False).encode()).hexdigest()
+
+
+def document_states(ids: list[int]) -> dict[int, str]:
+    """A fingerprint of each document's state in the database, as an import compares with it: the document's
+    latest change; its recommendations' number and latest change (an edit in the admin moves it); their theme
+    links (removing one in the admin); their standing State claims (a claim returned or withdrawn). Four
+    grouped queries per 500 documents."""
+    from django.db.models import Count, Max
+
+    states: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        recs = {
+            d: (n, last)
+            for d, n, last in Recommendation.objects.filter(document_id__in=chunk)
+            .order_by()
+            .values("document_id")
+            .annotate(n=Count("pk"), last=Max("updated_at"))
+            .values_list("document_id", "n", "last")
+        }
+        links = dict(
+            Recommendation.themes.through.objects.filter(recommendation__document_id__in=chunk)
+            .order_by()
+            .values("recommendation__document_id")
+            .annotate(n=Count("pk"))
+            .values_list("recommendation__document_id", "n")
+        )
+        claims = dict(
+            Assessment.objects.standing()
+            .filter(recommendation__document_id__in=chunk, basis=Basis.STATE_CLAIM)
+            .order_by()
+            .values("recommendation__document_id")
+            .annotate(n=Count("pk"))
+            .values_list("recommendation__document_id", "n")
+        )
+        for pk, updated in Document.objects.filter(pk__in=chunk).values_list("pk", "updated_at"):
+            n, last = recs.get(pk, (0, None))
+            state = f"{updated.isoformat()}|{n}|{last.isoformat() if last else ''}|{links.get(pk, 0)}|{claims.get(pk, 0)}"
+            states[pk] = hashlib.sha256(state.encode()).hexdigest()
+    return states
+
+
 class _Matcher:
-    def __init__(self, preview: Preview, *, tracker: bool):
+    def __init__(self, preview: Preview, themes: _ThemeVocabulary, *, tracker: bool):
         self.preview = preview
+        self.themes = themes
         self.tracker = tracker
-        self.codes_taken: set[str] = set()
+        self.store = preview.store
 
     def run(self) -> None:
         documents = self.preview.documents
@@ -432,21 +623,78 @@ class _Matcher:
         for symbol, plan in documents.items():
             plan.existing = existing.get(symbol)
             self.plan_document(plan)
-        by_document: dict[str, list[Candidate]] = defaultdict(list)
-        for c in self.preview.candidates:
-            by_document[c.document].append(c)
-        for symbol, group in by_document.items():
-            plan = documents[symbol]
-            if plan.action == "reject":
+        known = [p.existing.pk for p in documents.values() if p.existing is not None]
+        stored: dict[int, tuple[str, str]] = {}
+        for start in range(0, len(known), 1000):
+            stored.update(
+                (d, (digest, state))
+                for d, digest, state in ImportDigest.objects.filter(
+                    document_id__in=known[start : start + 1000]
+                ).values_list("document_id", "digest", "state")
+            )
+        states = document_states(list(stored))
+        for plan in documents.values():
+            # One document at a time: its recommendations from the store, its existing ones from the database.
+            group = [Candidate.load(d) for d in self.store.of_document(plan.order)]
+            if group:
+                self.document(plan, group, stored, states)
+
+    def document(self, plan: DocumentPlan, group: list[Candidate], stored: dict, states: dict) -> None:
+        self.shared_paragraphs(group)
+        for c in group:
+            c.theme_ids = self.themes.resolve(c.themes, self.preview.unknown["theme"])
+        if plan.action == "reject":
+            for c in group:
+                c.action = "reject"
+                self.preview.reject(c.rows[0], "document", plan.reason)
+        else:
+            digest = document_digest(plan, group, tracker=self.tracker)
+            doc_id = plan.existing.pk if plan.existing is not None else None
+            if (
+                doc_id is not None
+                and stored.get(doc_id) == (digest, states.get(doc_id))
+                and len(self.preview._fallback) >= SAMPLE_SIZE
+            ):
+                # Unchanged since the last import, in the file and in the database: nothing to compare.
+                plan.skipped = True
+                self.preview.documents_skipped += 1
                 for c in group:
-                    c.action = "reject"
-                    self.preview.rejections.append(Rejection(c.rows[0], "document", plan.reason))
-                continue
-            # Looked up one document at a time, so a re-import holds one document's recommendations, not
-            # the whole file's (1.8 GB at 250,000 when they were all loaded at once).
-            self.match_document(plan, group, self.existing_by_external_id(group))
-        self.assign_codes()
-        self.plan_responses()
+                    c.action = "unchanged"
+            else:
+                self.foreign = False
+                self.match_document(plan, group)
+                self.assign_codes(group)
+                self.plan_responses(group)
+                if not self.foreign and all(c.action != "reject" for c in group):
+                    plan.digest = digest
+        items = []
+        for c in group:
+            self.preview.tally[c.action] += 1
+            self.preview.responses += c.submit_response
+            self.preview.note_sample(c)
+            items.append((c.action in ("create", "update") or c.submit_response, c.dump()))
+        self.store.plan(items)
+
+    def shared_paragraphs(self, group: list[Candidate]) -> None:
+        by_paragraph: dict[str, list[Candidate]] = defaultdict(list)
+        for c in group:
+            if c.paragraph and not c.code:
+                by_paragraph[c.paragraph].append(c)
+        for para, same in by_paragraph.items():
+            if len(same) > 1:
+                self.preview.add_shared_paragraph(
+                    {
+                        "document": same[0].document,
+                        "paragraph": para,
+                        "texts": len(same),
+                        "rows": [c.rows[0] for c in same],
+                        "reason": _(
+                            "the file gives paragraph %(p)s to %(n)s different texts: kept apart by text, "
+                            "as %(n)s recommendations"
+                        )
+                        % {"p": para, "n": len(same)},
+                    }
+                )
 
     def plan_document(self, plan: DocumentPlan) -> None:
         doc = plan.existing
@@ -469,19 +717,27 @@ class _Matcher:
         plan.changes = {k: v for k, v in wanted.items() if v and getattr(doc, k) != v}
         plan.action = "update" if plan.changes else "unchanged"
 
-    def existing_by_external_id(self, candidates: list[Candidate]) -> dict[str, Recommendation]:
-        ids = [c.external_id for c in candidates if c.external_id]
-        found: dict[str, Recommendation] = {}
+    def existing_by_external_id(
+        self, candidates: list[Candidate], have: dict[str, Recommendation]
+    ) -> dict[str, Recommendation]:
+        """The recommendations these annotation ids name, wherever they are (those of this document are
+        in `have` already)."""
+        ids = [c.external_id for c in candidates if c.external_id and c.external_id not in have]
+        found = dict(have)
         for start in range(0, len(ids), 1000):
             chunk = ids[start : start + 1000]
             for r in Recommendation.objects.filter(external_id__in=chunk).prefetch_related("themes"):
                 found[r.external_id] = r
         return found
 
-    def match_document(self, plan: DocumentPlan, group: list[Candidate], by_external: dict) -> None:
+    def match_document(self, plan: DocumentPlan, group: list[Candidate]) -> None:
         existing: list[Recommendation] = []
         if plan.existing is not None:
             existing = list(plan.existing.recommendations.prefetch_related("themes"))
+        self.document_id = plan.existing.pk if plan.existing is not None else None
+        by_external = self.existing_by_external_id(
+            group, {r.external_id: r for r in existing if r.external_id}
+        )
         by_code = {r.code: r for r in existing}
         used: set[int] = set()
         by_para: dict[str, list[Recommendation]] = defaultdict(list)
@@ -501,12 +757,8 @@ class _Matcher:
                 r = by_code.get(c.code)
                 if r is None:
                     c.action = "reject"
-                    self.preview.rejections.append(
-                        Rejection(
-                            c.rows[0],
-                            "code",
-                            _("no recommendation with this code in %(d)s") % {"d": c.document},
-                        )
+                    self.preview.reject(
+                        c.rows[0], "code", _("no recommendation with this code in %(d)s") % {"d": c.document}
                     )
                     continue
                 take(c, r)
@@ -555,6 +807,10 @@ class _Matcher:
         if r is None:
             c.action = "create"
             return
+        if r.document_id != self.document_id:
+            # Matched by annotation id in another document: neither document's digest can vouch for it.
+            self.foreign = True
+            self.preview.foreign_documents.add(r.document_id)
         c.existing_id = r.pk
         c.variant = r.paragraph_variant
         c.code = r.code
@@ -578,12 +834,9 @@ class _Matcher:
             changes.append("text_hash")
         c.changes = changes
         c.action = "update" if changes else "unchanged"
-        if changes:
-            # Kept for the update only; an unchanged one is found again by its id if a response needs it.
-            c.existing = r  # type: ignore[attr-defined]
 
-    def assign_codes(self) -> None:
-        new = [c for c in self.preview.candidates if c.action == "create"]
+    def assign_codes(self, group: list[Candidate]) -> None:
+        new = [c for c in group if c.action == "create"]
         for c in new:
             c.code = make_code(c.document, c.paragraph, c.variant, c.digest)
         wanted = [c.code for c in new]
@@ -596,20 +849,16 @@ class _Matcher:
             )
         for c in new:
             code, n = c.code, 1
-            while code in taken or code in self.codes_taken:
+            while code in taken or self.store.code_taken(code):
                 n += 1
                 code = f"{c.code[: 50 - len(str(n)) - 2]}-x{n}"
             c.code = code
-            self.codes_taken.add(code)
+            self.store.take_code(code)
 
-    def plan_responses(self) -> None:
+    def plan_responses(self, group: list[Candidate]) -> None:
         """A response becomes a submitted State claim, unless this recommendation already has one with the
         same response that is submitted or published (re-imports add nothing)."""
-        wanted = [
-            c
-            for c in self.preview.candidates
-            if c.response and c.response != "no_response" and c.action != "reject"
-        ]
+        wanted = [c for c in group if c.response and c.response != "no_response" and c.action != "reject"]
         ids = [c.existing_id for c in wanted if c.existing_id]
         have: set[tuple[int, str]] = set()
         for start in range(0, len(ids), 1000):

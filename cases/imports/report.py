@@ -44,6 +44,11 @@ def preview_lines(preview: Preview, *, rejections_shown: int = SHOWN) -> Iterato
             "label": label,
             **c,
         }
+    if preview.documents_skipped:
+        yield _(
+            "(%(n)s documents are as the last import left them, in the file and in the database: their "
+            "recommendations were not compared one by one)"
+        ) % {"n": preview.documents_skipped}
     yield _("State responses: %(n)s to submit as State claims (another curator publishes them)") % {
         "n": counts["responses"]["submit"]
     }
@@ -51,9 +56,9 @@ def preview_lines(preview: Preview, *, rejections_shown: int = SHOWN) -> Iterato
         yield _("Rejected rows (row, column, reason):")
         for r in preview.rejections[:rejections_shown]:
             yield f"  {_('row')} {r.row}, “{r.column}”: {r.reason}"
-        if len(preview.rejections) > rejections_shown:
+        if preview.rejections_total > rejections_shown:
             yield "  " + _("… and %(n)s more (all of them with --errors FILE)") % {
-                "n": len(preview.rejections) - rejections_shown
+                "n": preview.rejections_total - rejections_shown
             }
     unknown = {k: c for k, c in preview.unknown.items() if c}
     if unknown:
@@ -94,5 +99,5 @@ def write_rejections(preview: Preview, path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["row", "column", "reason"])
-        for r in preview.rejections:
+        for r in preview.all_rejections():
             writer.writerow([r.row, r.column, r.reason])

@@ -295,6 +295,7 @@ def parse_upload(token: str, *, attempt: int = 1) -> str:
         if isinstance(exc, BadFile):
             return PARSE_FAILED  # the file is what it is: said on the page, no retry, no traceback
         raise
+    preview.close()  # the page shows its counts and lists; applying reads the file again
     with upload.change(expect={PARSING}, to=PREVIEW) as state:
         state["preview"] = preview.as_dict()
         state["progress"] = {"rows": preview.rows_read}
@@ -329,7 +330,10 @@ def apply_upload(token: str, *, attempt: int = 1) -> int | None:
         if user is None:
             raise ImportFailedEarly(_("The curator who uploaded this file no longer has an account."))
         preview = prepare(upload.path, upload.options(), progress=read)
-        run = apply(preview, user=user, path=upload.path, progress=batch)
+        try:
+            run = apply(preview, user=user, path=upload.path, progress=batch)
+        finally:
+            preview.close()
         run_id = run.pk
     except Exception as exc:
         run = getattr(exc, "run", None)

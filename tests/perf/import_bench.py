@@ -142,7 +142,9 @@ def _databases(directory: Path) -> list[tuple[str, str, object, object]]:
         import psycopg
 
         parts = urllib.parse.urlsplit(server)
-        name = "bench_import_target"
+        # A scratch database named after the one given (several people may bench on one server).
+        given = parts.path.strip("/")
+        name = "bench_import_target" if given in ("", "postgres") else f"{given}_import_target"
 
         def admin(*statements: str) -> None:
             with psycopg.connect(

@@ -90,6 +90,7 @@ class Command(BaseCommand):
             write_rejections(preview, o["errors"])
             self.stdout.write(f"Rejected rows written to {o['errors']}.")
         if o["dry_run"]:
+            preview.close()
             self.stdout.write(self.style.WARNING("Dry run: nothing was written."))
             return
         try:
@@ -98,6 +99,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         except ImportFailed as exc:
             raise CommandError(str(exc)) from None
+        finally:
+            preview.close()
         written = run.counts.get("written", {})
         self.stderr.write("")
         self.stdout.write(
