@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0010_content_translations"),
+        ("cases", "0015_person_facility_indexes"),
     ]
 
     operations = [
