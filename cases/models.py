@@ -335,7 +335,9 @@ class StatusCount(models.Model):
     portable backups leave it out and their restore recounts it (cases.status_counts.recount; native backups
     copy it with the rest); `manage.py check_status_counts` compares it with a full recount."""
 
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="status_counts")
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="status_counts", verbose_name=_("document")
+    )
     implementation_status = models.CharField(
         _("implementation status"), max_length=32, choices=ImplementationStatus.choices
     )
@@ -879,7 +881,11 @@ class ImportDigest(models.Model):
     number, latest change, theme links and standing State claims). Both must match again for a skip."""
 
     document = models.OneToOneField(
-        Document, on_delete=models.CASCADE, primary_key=True, related_name="import_digest"
+        Document,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="import_digest",
+        verbose_name=_("document"),
     )
     digest = models.CharField(_("digest"), max_length=64)
     state = models.CharField(_("state"), max_length=64)
