@@ -181,6 +181,10 @@ def restore_backup(
             summary.tables = portable.load(using, chunks, progress=progress, on_loaded=audited)
         else:
             summary.tables = _module(kind).load(using, chunks)
+            # The restored version may be one a reader already holds for other content: one more.
+            from cases import public_version
+
+            public_version.bump(using)
             record("backup.restore", format=kind, replaced=replace)
     except BackupError as exc:
         _refused(using, exc, action="restore")
