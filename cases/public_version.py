@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import F, Value
+from django.db import DatabaseError, transaction
+from django.db.models import Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -23,9 +24,22 @@ def read(using: str = "default") -> tuple[int, datetime.datetime | None]:
     return row if row is not None else (0, None)
 
 
-def bump(using: str = "default") -> None:
-    """One more version, changed now (never earlier than before): every cached public page is stale."""
-    now = timezone.now()
+def read_if_there(using: str = "default") -> tuple[int, datetime.datetime | None]:
+    """`read`, or (0, None) on a database that has no such table (a restore's unmigrated target)."""
+    try:
+        with transaction.atomic(using=using):
+            return read(using)
+    except DatabaseError:
+        return (0, None)
+
+
+def bump(using: str = "default", *, past: tuple[int, datetime.datetime | None] = (0, None)) -> None:
+    """One more version, changed now (never earlier than before), and past `past` (what the database held
+    before a restore replaced it): every cached public page is stale."""
+    now = max(timezone.now(), past[1]) if past[1] else timezone.now()
     rows = PublicVersion.objects.using(using).filter(pk=1)
-    if not rows.update(version=F("version") + 1, changed_at=Greatest("changed_at", Value(now))):
-        PublicVersion.objects.using(using).create(pk=1, version=1, changed_at=now)
+    updated = rows.update(
+        version=Greatest("version", Value(past[0])) + 1, changed_at=Greatest("changed_at", Value(now))
+    )
+    if not updated:
+        PublicVersion.objects.using(using).create(pk=1, version=past[0] + 1, changed_at=now)
