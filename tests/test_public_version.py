@@ -273,3 +273,41 @@ def test_a_restore_leaves_a_version_no_reader_has_seen(personas, tmp_path, setti
     assert restored[0] > seen[0] and restored[1] >= seen[1]
     fresh = client.get(url, headers={"if-none-match": etag})
     assert fresh.status_code == 200 and "changed after the backup" not in fresh.content.decode()
+
+
+# --- The triggers' conditions agree with the decider (cases/access.py) ------------------------------------
+
+
+@pytest.mark.parametrize("consent", [Consent.YES, Consent.NO, Consent.UNKNOWN])
+@pytest.mark.parametrize("confidentiality", [Confidentiality.PUBLIC, Confidentiality.PARTNERS])
+def test_a_person_bumps_exactly_when_the_public_site_counts_them(p, consent, confidentiality):
+    from cases import access
+
+    person = _person(p, consent, confidentiality)
+    counted = access.public_people().filter(pk=person.pk).exists()
+    assert _bumps(lambda: Person.objects.filter(pk=person.pk).update(name_latin="changed")) == counted
+
+
+@pytest.mark.parametrize("confidentiality", list(Confidentiality))
+def test_evidence_bumps_exactly_when_the_public_site_shows_it(p, confidentiality):
+    from cases import access
+
+    evidence = make_evidence(p.alice, f"https://news.example.org/{confidentiality}-x", confidentiality)
+    shown = access.public_evidence().filter(pk=evidence.pk).exists()
+    assert _bumps(lambda: Evidence.objects.filter(pk=evidence.pk).update(title="changed")) == shown
+    assert _bumps(lambda: evidence.recommendations.add(p.rec2)) == shown
+
+
+def test_an_assessment_bumps_exactly_when_the_public_site_shows_it(p):
+    from cases import access
+
+    for state in ("submitted", "returned", "withdrawn"):
+        draft = submit(p.rec, p.alice, [p.public_ev])
+        Assessment.objects.filter(pk=draft.pk).update(review_state=state)
+        assert not access.public_assessments().filter(pk=draft.pk).exists()
+        assert not _bumps(lambda draft=draft: Assessment.objects.filter(pk=draft.pk).update(rationale="x"))
+    published = submit(p.rec, p.alice, [p.public_ev])
+    services.publish_assessment(published, reviewer=p.carol)
+    assert access.public_assessments().filter(pk=published.pk).exists()
+    # The model refuses to change it; the trigger sees a change made around the model too.
+    assert _bumps(lambda: _raw("UPDATE cases_assessment SET rationale = 'y' WHERE id = %s", [published.pk]))
