@@ -469,14 +469,6 @@ def public_cited_evidence(queryset: QuerySet) -> QuerySet:
     return with_cited_evidence(ANONYMOUS, queryset)
 
 
-def ever_public_evidence() -> QuerySet:
-    """Evidence the public may have seen: public now, or public in any earlier version (simple_history). Its
-    last change dates a public page (cases.public.caching): an item made `internal` must still change the
-    pages it left, while a change to evidence that was never public must not show in any date."""
-    was_public = Evidence.history.filter(confidentiality=Confidentiality.PUBLIC).values("id")
-    return Evidence.objects.filter(Q(confidentiality=Confidentiality.PUBLIC) | Q(pk__in=was_public))
-
-
 def with_public_organisation(queryset: QuerySet) -> QuerySet:
     """`public_organisation` on each assessment: the name of its organisation when that organisation chose
     to be named on the public site (`Organisation.public_name_allowed`), else None ("a monitor"). A join in
@@ -955,9 +947,3 @@ def public_people_names(queryset: QuerySet) -> QuerySet:
         for name in PUBLIC_NAME_FIELDS
     }
     return public_people(queryset).annotate(**shown).values("reference", *shown, "current_status")
-
-
-def ever_public_people() -> QuerySet:
-    """People whose changes may date a public page (cases.public.caching): public or consented now, so a
-    consent withdrawn or a record made confidential still changes the pages that counted it."""
-    return Person.objects.filter(Q(confidentiality=Confidentiality.PUBLIC) | Q(consent=Consent.YES))

@@ -364,6 +364,23 @@ class StatusCount(models.Model):
         return f"{self.document_id} {self.implementation_status} {self.state_response}: {self.count}"
 
 
+class PublicVersion(models.Model):
+    """The public record's version: one row (id 1), bumped by database triggers (migration
+    0016_public_version) in the statement that changes anything a public page shows, whatever makes the change
+    (services, the admin, bulk `update()`, raw SQL, loads). The public pages' ETag and Last-Modified come from
+    it alone (cases.public.caching, cases.public_version). Never backed up: every restore bumps it."""
+
+    version = models.BigIntegerField(_("version"), default=0)
+    changed_at = models.DateTimeField(_("changed"))
+
+    class Meta:
+        verbose_name = _("public record version")
+        verbose_name_plural = _("public record versions")
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.changed_at:%Y-%m-%d %H:%M:%S})"
+
+
 # --- Evidence ------------------------------------------------------------------------------------------
 
 

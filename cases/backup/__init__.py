@@ -180,7 +180,12 @@ def restore_backup(
         if kind == "portable":
             summary.tables = portable.load(using, chunks, progress=progress, on_loaded=audited)
         else:
+            from cases import public_version
+
+            # The restored version may be one a reader already holds for other content: past the target's.
+            seen = public_version.read_if_there(using)
             summary.tables = _module(kind).load(using, chunks)
+            public_version.bump(using, past=seen)
             record("backup.restore", format=kind, replaced=replace)
     except BackupError as exc:
         _refused(using, exc, action="restore")

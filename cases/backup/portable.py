@@ -260,6 +260,7 @@ def load(alias: str, chunks: Iterable[bytes], *, progress: Progress | None = Non
     """Replace every table's rows with the backup's, in one transaction. Call `check` on the same content
     first: this function trusts the structure (the envelope still refuses any chunk that does not
     authenticate, which rolls the transaction back)."""
+    from cases import public_version
     from cases.status_counts import recount
 
     connection = connections[alias]
@@ -298,6 +299,9 @@ def load(alias: str, chunks: Iterable[bytes], *, progress: Progress | None = Non
             # The derived counts: the triggers counted the rows as they went in, onto whatever the flush
             # left (a PostgreSQL TRUNCATE fires no row trigger); a recount makes them exact.
             recount(alias)
+            # The public record's version is not in the backup (a restored one could repeat an ETag that a
+            # reader holds for other content): bumped past the target's own, so every public page is new.
+            public_version.bump(alias)
             with connection.cursor() as cursor:
                 # Foreign keys are deferred (Django declares them DEFERRABLE INITIALLY DEFERRED): PostgreSQL
                 # checks them here; SQLite counts violations as rows go in and refuses the COMMIT. Either

@@ -1,15 +1,17 @@
-"""HTTP caching of the public pages: validators from the newest public change, and who may keep a copy.
+"""HTTP caching of the public pages: validators from the public record's version, and who may keep a copy.
 
-Every public page shows the same public record, so one pair of validators serves them all:
+Every public page shows the same public record, so one pair of validators serves them all, both from the
+maintained version (cases.public_version: one row that database triggers bump in the statement that changes
+anything a public page shows — a publication, a correction, an edit of a recommendation, document, theme or
+translation, public evidence and its links, a counted person and their links, a named organisation — and
+nothing else):
 
-- `Last-Modified`: the newest change the public could see (a publication, an edit of a recommendation,
-  document or theme, of evidence that is or once was public, of a person who is public or consented).
-- `ETag` (weak): a digest of those dates *and the row counts*, so a removal or a source made confidential,
-  which dates nothing that is still public, changes it too; and of the language and whether the reader is
-  signed in (the page's header differs).
+- `Last-Modified`: the row's `changed_at`, the time of the latest such change.
+- `ETag` (weak): a digest of the version, that time, the language and whether the reader is signed in (the
+  page's header differs).
 
-Both come from one query (`public_state`, a UNION ALL of one aggregate row per table), computed once per
-request and before the view, so a conditional GET that matches costs that one query and a 304.
+One primary-key lookup (`public_state`), once per request and before the view, so a conditional GET that
+matches costs that one query and a 304, whatever the size of the record.
 
 Who may keep a copy: anonymous readers' pages are `Cache-Control: public, max-age=300` (they carry no cookie
 and nothing personal: the public pages have no CSRF token, see templates/public/_language_links.html); a
@@ -26,15 +28,12 @@ from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
-from django.db.models import Count, Max, QuerySet, Value
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import condition, require_safe
 
-from cases import access
-from cases.models import Document, Evidence, Organisation, Recommendation, Theme
-from cases.people.models import Person
+from cases import public_version
 
 # Five minutes: long enough to absorb a burst of readers of a shared link, short enough that a correction
 # reaches a cached reader soon (and revalidation is one cheap query).
@@ -47,65 +46,18 @@ class PublicState:
     fingerprint: str
 
 
-def _part(queryset: QuerySet, field: str) -> QuerySet:
-    """One row for the whole of `queryset`: its newest `field` and its size. Grouping by a constant is no
-    grouping, so the row is there even for an empty table."""
-    return (
-        queryset.order_by()
-        .annotate(_all=Value(1))
-        .values("_all")
-        .annotate(latest=Max(field), n=Count("pk"))
-        .values_list("latest", "n")
-    )
-
-
-def _parts() -> list[QuerySet]:
-    evidence_links = Evidence.recommendations.through.objects.filter(evidence__in=access.public_evidence())
-    people_links = Person.recommendations.through.objects.filter(person__in=access.public_people())
-    return [
-        _part(access.public_assessments(), "published_at"),
-        _part(Recommendation.objects.all(), "updated_at"),
-        _part(Document.objects.all(), "updated_at"),
-        _part(Theme.objects.all(), "updated_at"),
-        _part(access.ever_public_evidence(), "updated_at"),
-        _part(access.public_evidence(), "updated_at"),
-        _part(evidence_links, "evidence__updated_at"),
-        _part(access.ever_public_people(), "updated_at"),
-        _part(access.public_people(), "updated_at"),
-        _part(people_links, "person__updated_at"),
-        # "a monitor of <organisation>": an organisation named, renamed or no longer named.
-        _part(Organisation.objects.filter(public_name_allowed=True), "updated_at"),
-    ]
-
-
-def _as_datetime(value) -> datetime.datetime | None:
-    # SQLite hands back the text of a MAX() over a UNION without the column's converter.
-    if value is None or isinstance(value, datetime.datetime):
-        return value
-    parsed = datetime.datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
-
-
 def public_state(request: HttpRequest) -> PublicState:
     """The validators of the public record (one query, once per request)."""
     cached = getattr(request, "_public_state", None)
     if cached is not None:
         return cached
-    first, *rest = _parts()
-    rows = list(first.union(*rest, all=True))
-    dates = [_as_datetime(latest) for latest, _n in rows]
-    last_modified = max((d for d in dates if d is not None), default=None)
+    version, changed_at = public_version.read()
     signed_in = bool(getattr(request.user, "is_authenticated", False))
+    stamp = changed_at.isoformat() if changed_at else None
     digest = hashlib.sha256(
-        repr(
-            (
-                [(d.isoformat() if d else None, n) for d, (_l, n) in zip(dates, rows, strict=True)],
-                translation.get_language(),
-                signed_in,
-            )
-        ).encode()
-    ).hexdigest()[:32]
-    state = PublicState(last_modified=last_modified, fingerprint=f'W/"{digest}"')
+        repr((version, stamp, translation.get_language(), signed_in)).encode()
+    ).hexdigest()
+    state = PublicState(last_modified=changed_at, fingerprint=f'W/"{digest[:32]}"')
     request._public_state = state
     return state
 
