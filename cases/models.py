@@ -366,7 +366,7 @@ class StatusCount(models.Model):
 
 class PublicVersion(models.Model):
     """The public record's version: one row (id 1), bumped by database triggers (migration
-    0016_public_version) in the statement that changes anything a public page shows, whatever makes the change
+    0018_public_version) in the statement that changes anything a public page shows, whatever makes the change
     (services, the admin, bulk `update()`, raw SQL, loads). The public pages' ETag and Last-Modified come from
     it alone (cases.public.caching, cases.public_version). Never backed up: every restore bumps it."""
 

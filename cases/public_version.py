@@ -1,6 +1,6 @@
 """The public record's version (cases.models.PublicVersion): what the public pages' validators are made of.
 
-Database triggers (migration 0016_public_version) bump its one row in the statement that changes anything a
+Database triggers (migration 0018_public_version) bump its one row in the statement that changes anything a
 public page shows, so reading it is one primary-key lookup, whatever the size of the record
 (cases.public.caching). `bump` is for what the triggers do not see: a restore (the row is never backed up, and
 a restore replaces the record whole) and a change of the code that decides what is public.

@@ -1,5 +1,5 @@
 """The public record's version (issue 13/14): the one row behind the public pages' ETag and Last-Modified,
-bumped by database triggers (migration 0016_public_version) whatever makes a public change — services, the
+bumped by database triggers (migration 0018_public_version) whatever makes a public change — services, the
 admin's saves, `QuerySet.update()`, raw SQL — and by nothing the public cannot see. A 304 costs one
 primary-key lookup."""
 
@@ -32,7 +32,7 @@ from tests.factories import make_evidence, make_recommendation, submit
 
 pytestmark = pytest.mark.django_db
 
-MIGRATION = importlib.import_module("cases.migrations.0016_public_version")
+MIGRATION = importlib.import_module("cases.migrations.0018_public_version")
 
 
 @pytest.fixture

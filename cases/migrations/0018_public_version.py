@@ -171,7 +171,7 @@ class VendorRunSQL(migrations.RunSQL):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0015_person_facility_indexes"),
+        ("cases", "0017_document_labels"),
     ]
 
     operations = [
