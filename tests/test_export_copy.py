@@ -3,7 +3,7 @@
 """On PostgreSQL the recommendation export is written by the database (`COPY … TO STDOUT`, csv_copy.py):
 the same bytes as the serializer (tests/test_export_fast.py runs on PostgreSQL too), and here: that path is
 the one taken, it still streams a chunk at a time, odd cells (empty strings, codes a URL must quote) come out
-as the serializer writes them, and the statement timeout it lifts is back afterwards — also when the
+as the serializer writes them, and the statement timeout it lifts (and JIT, which it turns off) are back afterwards — also when the
 download is abandoned half way (issue 14)."""
 
 from __future__ import annotations
@@ -44,6 +44,12 @@ def statement_timeout() -> str:
         return cursor.fetchone()[0]
 
 
+def jit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        return cursor.fetchone()[0]
+
+
 def test_postgresql_writes_the_csv_and_it_is_the_serializers(world, odd, monkeypatch):
     calls = []
     original = csv_copy.copy_chunks
@@ -73,11 +79,11 @@ def test_postgresql_writes_the_csv_and_it_is_the_serializers(world, odd, monkeyp
 
 
 def test_the_statement_timeout_is_back_after_an_export(world, odd):
-    before = statement_timeout()
-    assert before != "0"
+    before = statement_timeout(), jit()
+    assert before[0] != "0"
     client = viewer_client(world, "public_key")
     b"".join(client.get(PATH).streaming_content)
-    assert statement_timeout() == before
+    assert (statement_timeout(), jit()) == before
 
 
 def test_an_abandoned_export_cancels_the_copy_and_leaves_the_connection_usable(world, odd):
@@ -85,12 +91,12 @@ def test_an_abandoned_export_cancels_the_copy_and_leaves_the_connection_usable(w
     from cases.models import Recommendation
     from cases.translations.models import with_all_translations
 
-    before = statement_timeout()
+    before = statement_timeout(), jit()
     stream = RecommendationRows(None, chunk_size=1).stream(
         with_all_translations(Recommendation.objects.order_by("id"))
     )
     assert next(stream).startswith(b"code,document,")  # the header
     assert next(stream).count(b"\r\n") == 1  # one row: the COPY is running
     stream.close()  # the client went away: the server closes the response's iterator
-    assert statement_timeout() == before
+    assert (statement_timeout(), jit()) == before
     assert Recommendation.objects.filter(code="plain.code~1").exists()

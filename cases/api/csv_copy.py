@@ -157,6 +157,9 @@ def copy_chunks(connection, statement: str, chunk_size: int) -> Iterator[bytes]:
     with connection.cursor() as cursor:
         savepoint = connection.savepoint() if connection.in_atomic_block else None
         cursor.execute("SET statement_timeout = 0")
+        # The planner's estimate (a subquery per cell and row) switches JIT compilation on, which took
+        # 1.5 s of a 3 s export of 20,000 rows before the first row; the expressions are cheap to interpret.
+        cursor.execute("SET jit = off")
         try:
             with cursor.cursor.copy(statement) as copy:
                 lines: list = []
@@ -172,3 +175,4 @@ def copy_chunks(connection, statement: str, chunk_size: int) -> Iterator[bytes]:
                 connection.savepoint_rollback(savepoint)
             else:
                 cursor.execute("RESET statement_timeout")
+                cursor.execute("RESET jit")
