@@ -427,7 +427,11 @@ def exports_state_claim(review_state: str | None) -> bool:
     """A recommendation's State claim is exported (API, CSV) only when published: services only ever point
     a recommendation at a published claim, and what leaves the organisation is checked again here. Takes the
     claim's review state, so the export can decide from a row it read without the claim itself."""
-    return review_state == ReviewState.PUBLISHED
+    return review_state in EXPORTED_STATE_CLAIM_STATES
+
+
+# The same rule as a list, for an export that the database writes itself (PostgreSQL's COPY, csv_copy.py).
+EXPORTED_STATE_CLAIM_STATES = (ReviewState.PUBLISHED,)
 
 
 # --- The public site (PUBLIC_SITE; cases/public) ---------------------------------------------------------

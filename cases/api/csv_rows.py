@@ -34,6 +34,7 @@ from cases import access
 from cases.models import Recommendation, Theme
 from cases.translations.models import ContentLanguage, translation_attr
 
+from . import csv_copy
 from .renderers import FORMULA_TRIGGERS, LIST_SEPARATOR
 from .serializers import SLOT, link_template
 
@@ -137,6 +138,8 @@ class RecommendationRows:
     """CSV chunks of the recommendation export: `stream(queryset)` yields bytes, the header first."""
 
     columns = RECOMMENDATION_COLUMNS
+    # On PostgreSQL the database writes the CSV (csv_copy.py); False: the rows are written here, as on SQLite.
+    database_writes = True
 
     def __init__(self, request, chunk_size: int = 500):
         self.chunk_size = chunk_size
@@ -161,6 +164,11 @@ class RecommendationRows:
             )
         )
         datetime_cell = DatetimeCells(connection)
+        if self.database_writes and connection.vendor == "postgresql" and datetime_cell.utc:
+            # PostgreSQL writes the CSV itself (csv_copy.py), several times faster.
+            statement = csv_copy.copy_statement(rows, self.recommendation_url, self.claim_url, connection)
+            yield from csv_copy.copy_chunks(connection, statement, self.chunk_size)
+            return
         themes_sql = self.themes_sql(connection)
         iterator = rows.iterator(chunk_size=self.chunk_size)
         while chunk := list(islice(iterator, self.chunk_size)):
