@@ -431,7 +431,8 @@ def test_sqlite_translation_index_and_triggers_exist(db):
             "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'cases_recommendationtranslation'"
         )
         triggers = {row[0] for row in cursor.fetchall()}
-    assert triggers == {
+    # The search index's three (the public record version's own triggers, issue 13, are checked with it).
+    assert {name for name in triggers if "_fts_" in name} == {
         "cases_rectranslation_fts_insert",
         "cases_rectranslation_fts_delete",
         "cases_rectranslation_fts_update",
