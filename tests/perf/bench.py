@@ -17,6 +17,7 @@ BENCH_EXPORT_RUNS, BENCH_DB, BENCH_DIR, BENCH_PORT, BENCH_POSTGRES_URL (backup a
 `bench.py --import` only the import figures (tests/perf/import_bench.py; also run at the end);
 `bench.py --public` only the public page under wrk (tests/perf/public_bench.py; also run at the end).
 `bench.py --long-export` only the full export of 1,000,000 rows through gunicorn as deployed (long_export.py).
+`bench.py --pages` only the table of pages, API and export (no backup, import or public figures after it).
 `bench.py --people` only the people pages (tests/perf/people_bench.py; BENCH_PEOPLE, default one per six
 recommendations; also in the table).
 """
@@ -866,7 +867,8 @@ def main() -> int:
     started = time.monotonic()
     figures, plan, info = measure(config, runs)
     report(config, runs, figures, plan, info)
-    if not postgres.database_url():  # on PostgreSQL: bench.py --backup with BENCH_POSTGRES_URL, on SQLite
+    if not postgres.database_url() and "--pages" not in sys.argv:  # --pages: only the table above
+        # on PostgreSQL: bench.py --backup with BENCH_POSTGRES_URL, on SQLite
         print()
         measure_backup(config)
         print()
