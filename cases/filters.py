@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q
+from django.core.cache import cache
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from .collation import ByLanguage
@@ -27,6 +32,8 @@ from .models import (
 from .search import search_recommendations
 
 MAX_QUERY_LENGTH = 200
+# A safety net only: a change to the rows changes the key (CachedOptionsSelect).
+OPTIONS_CACHE_SECONDS = 3600
 
 
 class OnePassSelect(forms.Select):
@@ -35,17 +42,45 @@ class OnePassSelect(forms.Select):
 
     def render(self, name, value, attrs=None, renderer=None):
         selected = "" if value is None else str(value)
-        options = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            (
-                (str(option), " selected" if str(option) == selected else "", label)
-                for option, label in self.choices
-            ),
-        )
         return format_html(
-            "<select{}>{}</select>", flatatt(self.build_attrs(self.attrs, attrs) | {"name": name}), options
+            "<select{}>{}</select>",
+            flatatt(self.build_attrs(self.attrs, attrs) | {"name": name}),
+            _select(self.options_html(), selected),
         )
+
+    def options_html(self) -> str:
+        """Every option, none selected."""
+        return format_html_join(
+            "", '<option value="{}">{}</option>', ((str(option), label) for option, label in self.choices)
+        )
+
+
+def _select(options: str, selected: str) -> SafeString:
+    """`options` with the one whose value is `selected` marked so (values are unique)."""
+    marker = format_html('<option value="{}">', selected)
+    return mark_safe(options.replace(marker, marker[:-1] + " selected>", 1))  # noqa: S308 -- built escaped
+
+
+class CachedOptionsSelect(OnePassSelect):
+    """A OnePassSelect over a model's rows (a ModelChoiceField's) whose options are rendered once and then
+    reused from the cache until a row is added, changed (its `updated_at`) or deleted: one small aggregate
+    query instead of reading and escaping every row (2,000 documents at the size of the UN's index)."""
+
+    def options_html(self) -> str:
+        queryset = self.choices.queryset
+        version = queryset.order_by().aggregate(count=Count("pk"), latest=Max("updated_at"))
+        key = "select-options:{}:{}:{}:{}:{}".format(
+            queryset.model._meta.label,
+            get_language(),
+            version["count"],
+            version["latest"].isoformat() if version["latest"] else "",
+            hashlib.sha256(f"{queryset.query}|{self.choices.field.empty_label}".encode()).hexdigest()[:16],
+        )
+        options = cache.get(key)
+        if options is None:
+            options = super().options_html()
+            cache.set(key, str(options), OPTIONS_CACHE_SECONDS)
+        return options
 
 
 class SearchFilter(django_filters.CharFilter):
@@ -68,7 +103,7 @@ class SearchFilter(django_filters.CharFilter):
 
 class RecommendationFilter(django_filters.FilterSet):
     document = django_filters.ModelChoiceFilter(
-        queryset=Document.objects.all(), to_field_name="slug", label=_("Document"), widget=OnePassSelect
+        queryset=Document.objects.all(), to_field_name="slug", label=_("Document"), widget=CachedOptionsSelect
     )
     addressee = django_filters.ChoiceFilter(choices=Addressee.choices, label=_("Addressee"))
     theme = django_filters.ModelChoiceFilter(
