@@ -61,6 +61,42 @@ def _select(options: str, selected: str) -> SafeString:
     return mark_safe(options.replace(marker, marker[:-1] + " selected>", 1))  # noqa: S308 -- built escaped
 
 
+class QuickSelect(forms.Select):
+    """Django's own <select> markup, byte for byte (django/forms/widgets/select.html), written in Python
+    instead of one template render per option; a select with option groups is left to Django."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        choices = list(self.choices)
+        if any(isinstance(label, (list, tuple)) for _value, label in choices):
+            return super().render(name, value, attrs, renderer)
+        wanted = set(self.format_value(value))
+        options, chosen = [], False
+        for option, label in choices:
+            option = "" if option is None else str(option)
+            selected = not chosen and option in wanted
+            chosen = chosen or selected
+            options.append(
+                format_html(
+                    '\n  <option value="{}"{}>{}</option>\n', option, " selected" if selected else "", label
+                )
+            )
+        attributes = format_html_join(
+            "",
+            "{}",
+            (
+                (format_html(" {}", key) if item is True else format_html(' {}="{}"', key, item),)
+                for key, item in self.build_attrs(self.attrs, attrs).items()
+                if item is not False
+            ),
+        )
+        return format_html(
+            '<select name="{}"{}>{}\n</select>',
+            name,
+            attributes,
+            mark_safe("".join(options)),  # noqa: S308 -- each option is format_html's
+        )
+
+
 class CachedOptionsSelect(OnePassSelect):
     """A OnePassSelect over a model's rows (a ModelChoiceField's) whose options are rendered once and then
     reused from the cache until a row is added, changed (its `updated_at`) or deleted: one small aggregate
@@ -105,8 +141,11 @@ class RecommendationFilter(django_filters.FilterSet):
     document = django_filters.ModelChoiceFilter(
         queryset=Document.objects.all(), to_field_name="slug", label=_("Document"), widget=CachedOptionsSelect
     )
-    addressee = django_filters.ChoiceFilter(choices=Addressee.choices, label=_("Addressee"))
+    addressee = django_filters.ChoiceFilter(
+        choices=Addressee.choices, label=_("Addressee"), widget=QuickSelect
+    )
     theme = django_filters.ModelChoiceFilter(
+        widget=QuickSelect,
         field_name="themes",
         # In the reader's alphabet (cases/collation.py: ICU on PostgreSQL, code-point order on SQLite).
         queryset=Theme.objects.order_by(ByLanguage("name"), "pk"),
@@ -114,9 +153,11 @@ class RecommendationFilter(django_filters.FilterSet):
         label=_("Theme"),
     )
     implementation_status = django_filters.ChoiceFilter(
-        choices=ImplementationStatus.choices, label=_("Implementation status")
+        choices=ImplementationStatus.choices, label=_("Implementation status"), widget=QuickSelect
     )
-    state_response = django_filters.ChoiceFilter(choices=StateResponse.choices, label=_("State response"))
+    state_response = django_filters.ChoiceFilter(
+        choices=StateResponse.choices, label=_("State response"), widget=QuickSelect
+    )
     # Indexed text search (cases.search): FTS5 on SQLite, full-text search on PostgreSQL.
     q = django_filters.CharFilter(method="filter_q", max_length=MAX_QUERY_LENGTH, label=_("Search"))
 
