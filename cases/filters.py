@@ -66,7 +66,8 @@ class QuickSelect(forms.Select):
     instead of one template render per option; a select with option groups is left to Django."""
 
     def render(self, name, value, attrs=None, renderer=None):
-        choices = list(self.choices)
+        # Not list(): that asks a ModelChoiceIterator for its len(), a COUNT query.
+        choices = [choice for choice in self.choices]  # noqa: C416
         if any(isinstance(label, (list, tuple)) for _value, label in choices):
             return super().render(name, value, attrs, renderer)
         wanted = set(self.format_value(value))
