@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from .collation import ByLanguage
@@ -35,16 +38,78 @@ class OnePassSelect(forms.Select):
 
     def render(self, name, value, attrs=None, renderer=None):
         selected = "" if value is None else str(value)
-        options = format_html_join(
+        return format_html(
+            "<select{}>{}</select>",
+            flatatt(self.build_attrs(self.attrs, attrs) | {"name": name}),
+            _select(self.options_html(), selected),
+        )
+
+    def options_html(self) -> str:
+        """Every option, none selected."""
+        return format_html_join(
+            "", '<option value="{}">{}</option>', ((str(option), label) for option, label in self.choices)
+        )
+
+
+def _select(options: str, selected: str) -> SafeString:
+    """`options` with the one whose value is `selected` marked so (values are unique)."""
+    marker = format_html('<option value="{}">', selected)
+    return mark_safe(options.replace(marker, marker[:-1] + " selected>", 1))  # noqa: S308 -- built escaped
+
+
+class QuickSelect(forms.Select):
+    """Django's own <select> markup, byte for byte (django/forms/widgets/select.html), written in Python
+    instead of one template render per option; a select with option groups is left to Django."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        # Not list(): that asks a ModelChoiceIterator for its len(), a COUNT query.
+        choices = [choice for choice in self.choices]  # noqa: C416
+        if any(isinstance(label, (list, tuple)) for _value, label in choices):
+            return super().render(name, value, attrs, renderer)
+        wanted = set(self.format_value(value))
+        options, chosen = [], False
+        for option, label in choices:
+            option = "" if option is None else str(option)
+            selected = not chosen and option in wanted
+            chosen = chosen or selected
+            options.append(
+                format_html(
+                    '\n  <option value="{}"{}>{}</option>\n', option, " selected" if selected else "", label
+                )
+            )
+        attributes = format_html_join(
             "",
-            '<option value="{}"{}>{}</option>',
+            "{}",
             (
-                (str(option), " selected" if str(option) == selected else "", label)
-                for option, label in self.choices
+                (format_html(" {}", key) if item is True else format_html(' {}="{}"', key, item),)
+                for key, item in self.build_attrs(self.attrs, attrs).items()
+                if item is not False
             ),
         )
         return format_html(
-            "<select{}>{}</select>", flatatt(self.build_attrs(self.attrs, attrs) | {"name": name}), options
+            '<select name="{}"{}>{}\n</select>',
+            name,
+            attributes,
+            mark_safe("".join(options)),  # noqa: S308 -- each option is format_html's
+        )
+
+
+class ValuesSelect(OnePassSelect):
+    """A OnePassSelect over a ModelChoiceField's rows, read as bare (value, label) tuples and escaped in one
+    comprehension: no model instance and no format_html per option (2,000 documents at the size of the UN's
+    index). `label_field` must be what the model's __str__ shows (the field's default label)."""
+
+    def __init__(self, attrs=None, choices=(), label_field: str = "pk"):
+        super().__init__(attrs, choices)
+        self.label_field = label_field
+
+    def options_html(self) -> str:
+        field = self.choices.field
+        rows = self.choices.queryset.values_list(field.to_field_name or "pk", self.label_field)
+        empty = [] if field.empty_label is None else [("", str(field.empty_label))]
+        return "".join(
+            f'<option value="{escape(str(value))}">{escape(str(label))}</option>'
+            for value, label in [*empty, *rows]
         )
 
 
@@ -68,10 +133,16 @@ class SearchFilter(django_filters.CharFilter):
 
 class RecommendationFilter(django_filters.FilterSet):
     document = django_filters.ModelChoiceFilter(
-        queryset=Document.objects.all(), to_field_name="slug", label=_("Document"), widget=OnePassSelect
+        queryset=Document.objects.all(),
+        to_field_name="slug",
+        label=_("Document"),
+        widget=ValuesSelect(label_field="short_name"),
     )
-    addressee = django_filters.ChoiceFilter(choices=Addressee.choices, label=_("Addressee"))
+    addressee = django_filters.ChoiceFilter(
+        choices=Addressee.choices, label=_("Addressee"), widget=QuickSelect
+    )
     theme = django_filters.ModelChoiceFilter(
+        widget=QuickSelect,
         field_name="themes",
         # In the reader's alphabet (cases/collation.py: ICU on PostgreSQL, code-point order on SQLite).
         queryset=Theme.objects.order_by(ByLanguage("name"), "pk"),
@@ -79,9 +150,11 @@ class RecommendationFilter(django_filters.FilterSet):
         label=_("Theme"),
     )
     implementation_status = django_filters.ChoiceFilter(
-        choices=ImplementationStatus.choices, label=_("Implementation status")
+        choices=ImplementationStatus.choices, label=_("Implementation status"), widget=QuickSelect
     )
-    state_response = django_filters.ChoiceFilter(choices=StateResponse.choices, label=_("State response"))
+    state_response = django_filters.ChoiceFilter(
+        choices=StateResponse.choices, label=_("State response"), widget=QuickSelect
+    )
     # Indexed text search (cases.search): FTS5 on SQLite, full-text search on PostgreSQL.
     q = django_filters.CharFilter(method="filter_q", max_length=MAX_QUERY_LENGTH, label=_("Search"))
 

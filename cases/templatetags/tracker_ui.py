@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django import template
 from django.utils import timezone
+from django.utils.html import conditional_escape as escape
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language_bidi
@@ -86,7 +87,30 @@ class StatusItem:
     text: str  # the value's label
 
 
-def _status_items(obj) -> tuple[list[StatusItem], object | None]:
+@dataclass(frozen=True)
+class StatusLabels:
+    """The status card's words in the active language, looked up once for a whole list (not per row)."""
+
+    implementation: str
+    response: str
+    claim: str
+    implementation_values: dict[str, str]
+    response_values: dict[str, str]
+
+    @classmethod
+    def current(cls) -> StatusLabels:
+        from cases.models import ImplementationStatus, StateResponse
+
+        return cls(
+            _("Implementation"),
+            _("State response"),
+            _("State claim"),
+            {value: str(label) for value, label in ImplementationStatus.choices},
+            {value: str(label) for value, label in StateResponse.choices},
+        )
+
+
+def _status_items(obj, labels: StatusLabels | None = None) -> tuple[list[StatusItem], object | None]:
     """What a status card shows for a recommendation or an assessment, and the State claim it cites.
 
     A recommendation: its implementation status always; its State response when addressed to the State (or
@@ -102,15 +126,16 @@ def _status_items(obj) -> tuple[list[StatusItem], object | None]:
         StateResponse,
     )
 
-    impl_labels = dict(ImplementationStatus.choices)
-    response_labels = dict(StateResponse.choices)
+    labels = labels or StatusLabels.current()
+    impl_labels = labels.implementation_values
+    response_labels = labels.response_values
     items: list[StatusItem] = []
     claim = None
     if isinstance(obj, Recommendation):
         items.append(
             StatusItem(
                 "implementation",
-                _("Implementation"),
+                labels.implementation,
                 obj.implementation_status,
                 impl_labels.get(obj.implementation_status, obj.implementation_status),
             )
@@ -118,36 +143,53 @@ def _status_items(obj) -> tuple[list[StatusItem], object | None]:
         if obj.addressee == Addressee.STATE or obj.state_response != StateResponse.NO_RESPONSE:
             items.append(
                 StatusItem(
-                    "response", _("State response"), obj.state_response, response_labels[obj.state_response]
+                    "response", labels.response, obj.state_response, response_labels[obj.state_response]
                 )
             )
         claimed = _claim_status(obj)
         if claimed and claimed != ImplementationStatus.NOT_ASSESSED:
-            items.append(StatusItem("claim", _("State claim"), claimed, impl_labels[claimed]))
+            items.append(StatusItem("claim", labels.claim, claimed, impl_labels[claimed]))
             claim = obj.state_claim if Recommendation.state_claim.is_cached(obj) else None
         return items, claim
     if isinstance(obj, Assessment):
         status = obj.implementation_status
         if status != ImplementationStatus.NOT_ASSESSED:
             if obj.basis == Basis.STATE_CLAIM:
-                items.append(StatusItem("claim", _("State claim"), status, impl_labels[status]))
+                items.append(StatusItem("claim", labels.claim, status, impl_labels[status]))
             else:
-                items.append(StatusItem("implementation", _("Implementation"), status, impl_labels[status]))
+                items.append(StatusItem("implementation", labels.implementation, status, impl_labels[status]))
         if obj.state_response != StateResponse.NO_RESPONSE:
             items.append(
                 StatusItem(
-                    "response", _("State response"), obj.state_response, response_labels[obj.state_response]
+                    "response", labels.response, obj.state_response, response_labels[obj.state_response]
                 )
             )
         if not items:
             kind, label = (
-                ("claim", _("State claim"))
+                ("claim", labels.claim)
                 if obj.basis == Basis.STATE_CLAIM
-                else ("implementation", _("Implementation"))
+                else ("implementation", labels.implementation)
             )
             items.append(StatusItem(kind, label, status, impl_labels[status]))
         return items, None
     raise TypeError(f"no status card for {type(obj).__name__}")
+
+
+def status_card_html(obj, labels: StatusLabels | None = None) -> SafeString:
+    """The status card without the recommendation page's notes, as one string: exactly what
+    `{% status_card obj %}` renders (cases/_status_card.html with detail off; tests/test_status_card.py
+    compares the two), for lists that show one per row without a template render each."""
+    items, _claim = _status_items(obj, labels)
+    parts = ['<dl class="status-card">']
+    for item in items:
+        parts.append(
+            f'\n<div class="status-card__item status-card__item--{escape(item.kind)}">'
+            f'<dt class="status-card__label">{escape(item.label)}</dt>\n'
+            f'<dd class="status-card__value"><span class="badge badge--{escape(item.value)}">'
+            f"{escape(item.text)}</span></dd></div>"
+        )
+    parts.append("\n</dl>\n")
+    return mark_safe("".join(parts))  # noqa: S308 -- every value above went through escape()
 
 
 def _claim_status(recommendation) -> str | None:

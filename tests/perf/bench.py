@@ -50,7 +50,9 @@ PAGE_SIZE = 50
 ADMIN_LIST = "/admin/cases/recommendation/"
 # Targets of issue 6, checked against the figures below.
 API_FLOOR_RATIO = 2.0
-ADMIN_SPEEDUP = 3.0
+# Issue 14: the web list at least 10x faster than the admin changelist, its text search at least 20x.
+ADMIN_SPEEDUP = 10.0
+ADMIN_SEARCH_SPEEDUP = 20.0
 DEEP_RATIO = 1.2
 EXPORT_SPEED = 1 / 3
 MAX_QUERIES = 10
@@ -600,8 +602,9 @@ def check_targets(figures: list[Figure], info: dict) -> list[str]:
         f = by_key.get(key)
         if f and f.admin:
             speedup = median(f.admin) / median(f.page)
+            wanted = ADMIN_SEARCH_SPEEDUP if key == "list_search" else ADMIN_SPEEDUP
             lines.append(
-                f"  {verdict(speedup >= ADMIN_SPEEDUP)} web list at least 3x faster than the admin "
+                f"  {verdict(speedup >= wanted)} web list at least {wanted:.0f}x faster than the admin "
                 f"changelist ({f.name}): {speedup:.1f}x"
             )
     deep = by_key.get("api_deep")
