@@ -670,9 +670,8 @@ class Assessment(TimeStamped):
             models.Index(
                 fields=["author", "review_state", "organisation"], name="cases_assessment_author_org"
             ),
-            # The dashboard's and the public home's latest published, read in index order: the `-id` tie-break
-            # is in the index, or SQLite sorts every publication of the newest dates (17-20 ms at 300,000).
-            models.Index(fields=["review_state", "-published_at", "-id"], name="cases_assessment_recent_id"),
+            # The dashboard's latest published.
+            models.Index(fields=["review_state", "-published_at"], name="cases_assessment_recent"),
             # The assessments browser (/assessments/, cases.browse_views) and its downloads: newest (or
             # oldest) first, `assessed_on` from/to; each filter without an index of its own above leads one
             # that then yields its rows already in date order, so a page is read without sorting them all.
