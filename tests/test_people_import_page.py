@@ -118,3 +118,36 @@ def test_an_unreadable_file_says_why(client, p):
     run_tasks()
     page = _page(client, token)
     assert "No column holds a name" in page
+
+
+def test_a_stalled_people_upload_is_queued_again_on_its_own_task(client, p):
+    """The worker died while reading a people file: after a quarter of an hour the people page offers to queue
+    it again, and the new attempt is the people reader (not the recommendations importer's, which refused the
+    file as an unknown format)."""
+    import datetime
+    import json
+
+    from cases.imports import tasks as import_tasks
+
+    token = _upload(client, p.carol)
+    run_tasks()  # the first reading's task is gone from the queue; then a worker dies reading it again
+    upload = Upload.get(token)
+    with upload.change() as state:
+        pass
+    state.update(
+        status=import_tasks.PARSING, preview=None, updated_at=datetime.datetime.now(datetime.UTC).isoformat()
+    )
+    (upload.folder / "state.json").write_text(json.dumps(state))
+    assert "Queue it again" not in _page(client, token)  # still fresh: it may be working
+    state["updated_at"] = (
+        datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=import_tasks.STALLED_AFTER + 5)
+    ).isoformat()
+    (upload.folder / "state.json").write_text(json.dumps(state))
+    assert "Queue it again" in _page(client, token)
+
+    response = client.post(reverse("cases:import-restart", args=[token]))
+    assert response.status_code == 302
+    assert Upload.get(token).status == import_tasks.QUEUED
+    run_tasks()
+    assert Upload.get(token).status == import_tasks.PREVIEW, Upload.get(token).state.get("error")
+    assert "10 rows read, 6 rejected, 2 likely duplicates; 2 people to create." in _page(client, token)

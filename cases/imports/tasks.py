@@ -369,15 +369,22 @@ def restart_stalled(upload: Upload) -> str:
         was = state["status"]
         state["status"] = QUEUED if was == PARSING else APPLY_QUEUED
         state["error"] = _("The worker stopped while this was running; it was queued again.")
+    # A people upload (cases/people/import_tasks.py) is read and applied by its own tasks.
+    if (upload.state.get("options") or {}).get("kind") == "people":
+        from cases.people import import_tasks as people_tasks
+
+        parse, apply = people_tasks.start_parse, people_tasks.start_apply
+    else:
+        parse, apply = start_parse, start_apply
     if was == APPLYING:
         ImportRun.objects.filter(
             created_by_id=upload.state["created_by_id"],
             sha256=upload.state["sha256"],
             status=ImportStatus.APPLYING,
         ).update(status=ImportStatus.FAILED, error=upload.state["error"], finished_at=timezone.now())
-        start_apply(upload)
+        apply(upload)
     else:
-        start_parse(upload)
+        parse(upload)
     return upload.status
 
 
