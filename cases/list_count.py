@@ -43,6 +43,25 @@ class BoundedPaginator(Paginator):
         return self._given_count
 
 
+class DeferredRows:
+    """A page's rows by a deferred join: the page's keys are read from the bare filtered rows, in the list's
+    order (on its indexes, without the list's joins), and only those keys get the list's joins (document,
+    State claim, translations). With a plain OFFSET the database joins every skipped row first: the last
+    page of 300,000 took 640-904 ms on SQLite for that alone. Still one query (the keys are its IN
+    subquery), plus the themes' prefetch."""
+
+    ordered = True  # Paginator's warning about unordered lists: both querysets carry the list's ordering
+
+    def __init__(self, keys: QuerySet, rows: QuerySet) -> None:
+        self.keys = keys
+        self.rows = rows
+
+    def __getitem__(self, index: slice) -> list:
+        if not isinstance(index, slice):
+            raise TypeError("DeferredRows is only sliced")
+        return list(self.rows.filter(pk__in=self.keys.values("pk")[index]))
+
+
 def _maintained_total(cleaned: dict) -> int:
     counts = access.visible_status_counts()
     if cleaned.get("document"):
@@ -78,9 +97,10 @@ def paginate(
     request: HttpRequest, filterset, valid: bool, counted: QuerySet, rows: QuerySet, per_page: int
 ) -> Page:
     """The page of `rows` the request asks for, counted as above; `page.paginator.exact` tells the template
-    whether to say "of N" or "of more than N"."""
+    whether to say "of N" or "of more than N". `rows` is `counted` with the list's joins only (never a
+    narrower set): the page's keys are read from `counted` (DeferredRows)."""
     count, exact = total(request, filterset, valid, counted, per_page)
-    paginator = BoundedPaginator(rows, per_page, count=count, exact=exact)
+    paginator = BoundedPaginator(DeferredRows(counted, rows), per_page, count=count, exact=exact)
     # get_page() turns a missing, malformed or out-of-range page number into the nearest real page.
     page = paginator.get_page(request.GET.get("page"))
     page.elided_range = list(paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
