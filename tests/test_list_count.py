@@ -129,10 +129,6 @@ def test_public_search_uses_the_same_totals(personas, settings, monkeypatch):
     assert "1\N{EN DASH}50 of 202 recommendations" in text_of(response, "result-count")
 
 
-# --- the review queue ------------------------------------------------------------------------------------
-
-
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plan")
 @pytest.mark.parametrize("sort", ["paragraph", "code", "status", "updated"])
 def test_deep_pages_are_the_same_rows_by_the_deferred_join(signed_in, personas, sort):
     """A page's keys come from the bare filtered rows, then only those get the list's joins: every page shows
@@ -161,6 +157,9 @@ def test_deep_pages_are_the_same_rows_by_the_deferred_join(signed_in, personas, 
     assert rows_sql, [q["sql"][:200] for q in queries.captured_queries]
 
 
+# --- the review queue ------------------------------------------------------------------------------------
+
+
 def test_review_queue_is_read_in_index_order_for_one_organisation(personas):
     p = personas
     for _ in range(3):
@@ -172,6 +171,14 @@ def test_review_queue_is_read_in_index_order_for_one_organisation(personas):
     assert [a.review_state for a in queue] == [ReviewState.SUBMITTED] * 3
     sql, params = queue.query.sql_with_params()
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # A handful of rows: without this PostgreSQL rightly reads the table; the question is which index.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = " | ".join(row[0] for row in cursor.fetchall())
+            assert "cases_assessment_org_queue" in plan, plan
+            assert "Sort" not in plan, plan  # oldest first straight from the index
+            return
         cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
         plan = " | ".join(row[-1] for row in cursor.fetchall())
     assert "cases_assessment_org_queue (organisation_id=? AND review_state=?)" in plan
