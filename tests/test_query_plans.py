@@ -56,7 +56,10 @@ def test_every_hot_page_is_planned_without_a_full_scan(people, tmp_path):
     # The recommendation page reads its assessments; the export its rows.
     by_name = {page.name: page for page in pages}
     assert any("cases_assessment" in q.sql for q in by_name["recommendation page"].queries)
-    assert any("cases_recommendation" in q.sql for q in by_name["API export: CSV, all rows"].queries)
+    if connection.vendor == "sqlite":
+        # On PostgreSQL the database writes the export with COPY (cases/api/csv_copy.py), which Django's cursor
+        # wrapper does not see: only its savepoint and settings are planned here.
+        assert any("cases_recommendation" in q.sql for q in by_name["API export: CSV, all rows"].queries)
 
     path = queryplans.write(pages, big, "test", directory=tmp_path)
     text = path.read_text()
