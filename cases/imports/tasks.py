@@ -370,9 +370,9 @@ def restart_stalled(upload: Upload) -> str:
         state["status"] = QUEUED if was == PARSING else APPLY_QUEUED
         state["error"] = _("The worker stopped while this was running; it was queued again.")
     # A people upload (cases/people/import_tasks.py) is read and applied by its own tasks.
-    if (upload.state.get("options") or {}).get("kind") == "people":
-        from cases.people import import_tasks as people_tasks
+    from cases.people import import_tasks as people_tasks
 
+    if people_tasks.is_people(upload):
         parse, apply = people_tasks.start_parse, people_tasks.start_apply
     else:
         parse, apply = start_parse, start_apply

@@ -3,7 +3,7 @@ preview, with the unknown values to map → confirm → applied by a background 
 stays.
 
 Curators only (`require_role(CURATOR)`: a monitor gets 403). An upload or a report belongs to one
-organisation: another organisation's curator gets 404, as if it did not exist (`_get_upload_for`,
+organisation: another organisation's curator gets 404, as if it did not exist (`get_upload_for`,
 `_get_run_for`). Every state change is a POST answered with a redirect; the tasks do the work.
 """
 
@@ -35,12 +35,35 @@ RECENT_RUNS = 20
 REFRESH_SECONDS = 3
 
 
-def _get_upload_for(viewer: access.Viewer, token: str) -> Upload:
+def get_upload_for(viewer: access.Viewer, token: str) -> Upload:
     upload = Upload.get(token)
     if upload is None or not access.is_own_organisation(viewer, upload.organisation_id):
         raise Http404
     if upload.status == tasks.DISCARDED:
         raise Http404
+    return upload
+
+
+def accept_upload(request: HttpRequest, viewer: access.Viewer, form, start_parse) -> Upload:
+    """Keep a valid upload form's file for the viewer's organisation, audit it and queue its reading
+    (`start_parse`: the recommendations' or the people's task), the audit row and the task in one
+    transaction."""
+    upload = Upload.create(
+        form.cleaned_data["file"],
+        user=request.user,
+        organisation_id=viewer.organisation_id,
+        options=form.options(),
+    )
+    with transaction.atomic():
+        record(
+            "import.upload",
+            actor=request.user,
+            organisation=viewer.organisation_id,
+            upload=upload.token,
+            bytes=upload.state["size"],
+            sha256=upload.state["sha256"][:16],
+        )
+        start_parse(upload)
     return upload
 
 
@@ -54,22 +77,7 @@ def import_index(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
-            upload = Upload.create(
-                form.cleaned_data["file"],
-                user=request.user,
-                organisation_id=viewer.organisation_id,
-                options=form.options(),
-            )
-            with transaction.atomic():
-                record(
-                    "import.upload",
-                    actor=request.user,
-                    organisation=viewer.organisation_id,
-                    upload=upload.token,
-                    bytes=upload.state["size"],
-                    sha256=upload.state["sha256"][:16],
-                )
-                tasks.start_parse(upload)
+            upload = accept_upload(request, viewer, form, tasks.start_parse)
             return redirect("cases:import-upload", token=upload.token)
     else:
         form = UploadForm()
@@ -88,7 +96,7 @@ def import_index(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
 @require_GET
 @access.require_role(access.CURATOR)
 def upload_detail(request: HttpRequest, viewer: access.Viewer, token: str) -> HttpResponse:
-    upload = _get_upload_for(viewer, token)
+    upload = get_upload_for(viewer, token)
     if (upload.state.get("options") or {}).get("kind") == "people":
         return redirect("cases:people-import-upload", token=token)  # cases/people/import_views.py
     if upload.status == tasks.DONE and upload.state.get("run_id"):
@@ -121,7 +129,7 @@ def upload_detail(request: HttpRequest, viewer: access.Viewer, token: str) -> Ht
 @access.require_role(access.CURATOR)
 def upload_status(request: HttpRequest, viewer: access.Viewer, token: str) -> JsonResponse:
     """What the progress bar polls: the status, the progress, the error (no preview: the page has it)."""
-    upload = _get_upload_for(viewer, token)
+    upload = get_upload_for(viewer, token)
     state = upload.state
     return JsonResponse(
         {
@@ -140,7 +148,7 @@ def upload_status(request: HttpRequest, viewer: access.Viewer, token: str) -> Js
 @access.require_role(access.CURATOR)
 def upload_map(request: HttpRequest, viewer: access.Viewer, token: str) -> HttpResponse:
     """Keep the curator's choices for the unknown values and parse the file again with them."""
-    upload = _get_upload_for(viewer, token)
+    upload = get_upload_for(viewer, token)
     preview = upload.state.get("preview") or {}
     form = ValueMapForm(
         request.POST, unknown=preview.get("unknown", {}), current=upload.state["options"]["values"]
@@ -166,7 +174,7 @@ def upload_map(request: HttpRequest, viewer: access.Viewer, token: str) -> HttpR
 @access.require_role(access.CURATOR)
 def upload_confirm(request: HttpRequest, viewer: access.Viewer, token: str) -> HttpResponse:
     """Apply the previewed import (or resume a failed one) as the confirming curator, in the background."""
-    upload = _get_upload_for(viewer, token)
+    upload = get_upload_for(viewer, token)
     try:
         with upload.change(expect={tasks.PREVIEW, tasks.APPLY_FAILED}, to=tasks.APPLY_QUEUED) as state:
             state["created_by_id"] = request.user.pk  # who applies it: the curator who confirmed
@@ -184,7 +192,7 @@ def upload_confirm(request: HttpRequest, viewer: access.Viewer, token: str) -> H
 @access.require_role(access.CURATOR)
 def upload_restart(request: HttpRequest, viewer: access.Viewer, token: str) -> HttpResponse:
     """Queue again a task whose worker stopped halfway (a killed worker, a restarted machine)."""
-    upload = _get_upload_for(viewer, token)
+    upload = get_upload_for(viewer, token)
     try:
         with transaction.atomic():
             tasks.restart_stalled(upload)
@@ -196,7 +204,7 @@ def upload_restart(request: HttpRequest, viewer: access.Viewer, token: str) -> H
 @require_POST
 @access.require_role(access.CURATOR)
 def upload_discard(request: HttpRequest, viewer: access.Viewer, token: str) -> HttpResponse:
-    upload = _get_upload_for(viewer, token)
+    upload = get_upload_for(viewer, token)
     try:
         upload.discard()
     except Conflict:

@@ -22,8 +22,8 @@ from cases import access
 from cases.imports import tasks
 from cases.imports.forms import UploadForm
 from cases.imports.tasks import Conflict, Upload
+from cases.imports.views import accept_upload, get_upload_for
 from cases.models import ImportRun, ImportStatus
-from tracker.accounts.audit import record
 
 from . import import_tasks
 from .imports import DECISIONS, FIELDS
@@ -75,13 +75,8 @@ class PeopleUploadForm(forms.Form):
 
 
 def _get_upload_for(viewer: access.Viewer, token: str) -> Upload:
-    upload = Upload.get(token)
-    if (
-        upload is None
-        or not import_tasks.is_people(upload)
-        or not access.is_own_organisation(viewer, upload.organisation_id)
-        or upload.status == tasks.DISCARDED
-    ):
+    upload = get_upload_for(viewer, token)
+    if not import_tasks.is_people(upload):
         raise Http404
     return upload
 
@@ -92,22 +87,7 @@ def people_import(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
     if request.method == "POST":
         form = PeopleUploadForm(request.POST, request.FILES)
         if form.is_valid():
-            upload = Upload.create(
-                form.cleaned_data["file"],
-                user=request.user,
-                organisation_id=viewer.organisation_id,
-                options=form.options(),
-            )
-            with transaction.atomic():
-                record(
-                    "import.upload",
-                    actor=request.user,
-                    organisation=viewer.organisation_id,
-                    upload=upload.token,
-                    bytes=upload.state["size"],
-                    sha256=upload.state["sha256"][:16],
-                )
-                import_tasks.start_parse(upload)
+            upload = accept_upload(request, viewer, form, import_tasks.start_parse)
             return redirect("cases:people-import-upload", token=upload.token)
     else:
         form = PeopleUploadForm()
