@@ -46,7 +46,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.perf import harness
+from tests.perf import harness, postgres
 from tests.perf.harness import Http, log, percentile
 
 ORGANISATION = "Load test NGO"
@@ -104,48 +104,6 @@ class Shared:
 
 
 # --- set-up (in-process Django) ------------------------------------------------------------------------
-
-
-def database_url() -> str | None:
-    """DATABASE_URL when it names PostgreSQL (the load test's own database), else None (SQLite)."""
-    url = os.environ.get("DATABASE_URL", "")
-    return url if url.startswith(("postgres://", "postgresql://")) else None
-
-
-def ensure_postgresql(config: harness.Config, url: str) -> None:
-    """Create the database if missing, migrate, generate the data if it is empty; refuse one holding other
-    data (the load test writes, so it never runs on a database someone cares about)."""
-    import psycopg
-    from django.core.management import call_command
-    from django.db import connection
-
-    parts = urllib.parse.urlsplit(url)
-    name = parts.path.lstrip("/")
-    host = parts.hostname or "127.0.0.1"
-    if host not in {"127.0.0.1", "localhost", "::1"}:
-        raise SystemExit(f"loadtest: loopback only, not {host}")
-    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres", query=""))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            log(f"creating PostgreSQL database {name}")
-            conn.execute(f'CREATE DATABASE "{name}"')
-    call_command("migrate", verbosity=0, interactive=False)
-    from cases.models import Organisation, Recommendation
-
-    count = Recommendation.objects.count()
-    if count == 0:
-        log(f"generating {config.recommendations:,} recommendations (seed {config.seed}) in {name}")
-        call_command(
-            "generate_data", recommendations=config.recommendations, seed=config.seed, stdout=sys.stderr
-        )
-    elif count != config.recommendations or not Organisation.objects.filter(name=harness.BENCH_ORGANISATION):
-        raise SystemExit(
-            f"loadtest: {name} holds {count:,} recommendations, not a generated set of "
-            f"{config.recommendations:,}; use an empty database"
-        )
-    else:
-        log(f"reusing PostgreSQL database {name}")
-    connection.close()
 
 
 @dataclass
@@ -585,13 +543,13 @@ def main() -> int:
     hot_count = max(1, harness.env_int("LOADTEST_HOT", 3))
     think = float(os.environ.get("LOADTEST_THINK", "0.5"))
     env = harness.server_env(config)
-    postgres = database_url()
-    if postgres:
-        env["DATABASE_URL"] = postgres
+    postgres_url = postgres.database_url()
+    if postgres_url:
+        env["DATABASE_URL"] = postgres_url
     env.update(GUNICORN_BIND=f"127.0.0.1:{config.port}", GUNICORN_WORKERS=str(config.workers))
     harness.setup_django(env)
-    if postgres:
-        ensure_postgresql(config, postgres)
+    if postgres_url:
+        postgres.ensure(config, postgres_url, who="loadtest")
     else:
         harness.ensure_database(config)
     from django.db import connection
@@ -604,7 +562,7 @@ def main() -> int:
     shared = Shared(hot=hot, codes=codes)
     connection.close()
     started_at = timezone.now()
-    log_path = (harness.ARTIFACTS if postgres else config.db_path.parent) / "loadtest-gunicorn.log"
+    log_path = (harness.ARTIFACTS if postgres_url else config.db_path.parent) / "loadtest-gunicorn.log"
     with Server(config, env, log_path) as server:
         http = Http(config.port, timeout=120)
         log(f"{clients} clients for {seconds}s on {vendor}, hot: {', '.join(hot)}")
