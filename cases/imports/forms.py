@@ -35,6 +35,29 @@ def max_upload_bytes() -> int:
     return settings.IMPORT_MAX_UPLOAD_MB * 1024 * 1024
 
 
+def parse_column_mapping(text: str, fields) -> dict[str, str]:
+    """A column mapping typed on the web, one FIELD=COLUMN per line (the command's --map), checked against
+    `fields` (the recommendations' or the people's)."""
+    mapping = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, sep, column = line.partition("=")
+        name, column = name.strip(), column.strip()
+        if not sep or not column:
+            raise ValidationError(
+                _("Line %(n)s: write it as FIELD=COLUMN."), params={"n": number}, code="syntax"
+            )
+        if name not in fields:
+            raise ValidationError(
+                _("Line %(n)s: “%(f)s” is not a field; the fields are: %(all)s."),
+                params={"n": number, "f": name, "all": ", ".join(fields)},
+                code="field",
+            )
+        mapping[name] = column
+    return mapping
+
+
 class UploadForm(forms.Form):
     file = forms.FileField(
         label=_("File"),
@@ -116,24 +139,7 @@ class UploadForm(forms.Form):
         return name
 
     def clean_columns(self):
-        mapping = {}
-        for number, line in enumerate(self.cleaned_data["columns"].splitlines(), start=1):
-            if not line.strip():
-                continue
-            name, sep, column = line.partition("=")
-            name, column = name.strip(), column.strip()
-            if not sep or not column:
-                raise ValidationError(
-                    _("Line %(n)s: write it as FIELD=COLUMN."), params={"n": number}, code="syntax"
-                )
-            if name not in FIELDS:
-                raise ValidationError(
-                    _("Line %(n)s: “%(f)s” is not a field; the fields are: %(all)s."),
-                    params={"n": number, "f": name, "all": ", ".join(FIELDS)},
-                    code="field",
-                )
-            mapping[name] = column
-        return mapping
+        return parse_column_mapping(self.cleaned_data["columns"], FIELDS)
 
     def options(self) -> dict:
         """The options as `Upload` stores them (and `Options` reads them)."""

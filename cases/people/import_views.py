@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cases import access
 from cases.imports import tasks
-from cases.imports.forms import UploadForm
+from cases.imports.forms import UploadForm, parse_column_mapping
 from cases.imports.tasks import Conflict, Upload
 from cases.imports.views import accept_upload, get_upload_for
 from cases.models import ImportRun, ImportStatus
@@ -46,21 +45,7 @@ class PeopleUploadForm(forms.Form):
     clean_encoding = UploadForm.clean_encoding
 
     def clean_columns(self):
-        mapping = {}
-        for number, line in enumerate(self.cleaned_data["columns"].splitlines(), start=1):
-            if not line.strip():
-                continue
-            name, sep, column = line.partition("=")
-            name, column = name.strip(), column.strip()
-            if not sep or not column:
-                raise ValidationError(_("Line %(n)s: write it as FIELD=COLUMN."), params={"n": number})
-            if name not in FIELDS:
-                raise ValidationError(
-                    _("Line %(n)s: “%(f)s” is not a field; the fields are: %(all)s."),
-                    params={"n": number, "f": name, "all": ", ".join(FIELDS)},
-                )
-            mapping[name] = column
-        return mapping
+        return parse_column_mapping(self.cleaned_data["columns"], FIELDS)
 
     def options(self) -> dict:
         d = self.cleaned_data
