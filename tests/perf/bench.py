@@ -339,7 +339,9 @@ def publish_over_http(http: Http, people: harness.People, pks: list[int]) -> tup
     return times, failures
 
 
-def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict]:
+def prepare(config: harness.Config) -> dict:
+    """Django set up on the benchmark's database (DATABASE_URL's PostgreSQL, else the SQLite file), which is
+    created and generated when missing; the servers' environment."""
     env = harness.server_env(config)
     pg_url = postgres.database_url()
     if pg_url:
@@ -349,6 +351,12 @@ def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict
         postgres.ensure(config, pg_url)
     else:
         harness.ensure_database(config)
+    return env
+
+
+def measure(config: harness.Config, runs: int) -> tuple[list[Figure], Plan, dict]:
+    env = prepare(config)
+    pg_url = postgres.database_url()
     people = harness.make_people()
     info_database = postgres.describe() if pg_url else ""
     log("counting queries in-process")
@@ -645,18 +653,10 @@ def explain_and_save(config: harness.Config) -> int:
 
     from tests.perf import queryplans
 
-    env = harness.server_env(config)
-    pg_url = postgres.database_url()
-    if pg_url:
-        env["DATABASE_URL"] = pg_url
-    harness.setup_django(env)
-    if pg_url:
-        postgres.ensure(config, pg_url)
-    else:
-        harness.ensure_database(config)
+    prepare(config)
     people = harness.make_people()
     pages, big = queryplans.capture(people)
-    database = postgres.describe() if pg_url else f"SQLite {connection.Database.sqlite_version}"
+    database = postgres.describe() if postgres.database_url() else f"SQLite {connection.Database.sqlite_version}"
     heading = (
         f"Query plans of the hot pages (bench.py --explain): {config.recommendations:,} recommendations "
         f"(seed {config.seed}), {database}"
@@ -863,9 +863,8 @@ def main() -> int:
         # Only the people figures (issue 12): BENCH_PEOPLE.
         return people_bench.main(config, runs)
     if "--prepare" in sys.argv:
-        # Only create the database (e.g. the 300,000-row one, ahead of time).
-        harness.setup_django(harness.server_env(config))
-        harness.ensure_database(config)
+        # Only create the database (e.g. the 300,000-row one, ahead of time; PostgreSQL's with DATABASE_URL).
+        prepare(config)
         return 0
     started = time.monotonic()
     figures, plan, info = measure(config, runs)
