@@ -41,3 +41,9 @@ def test_a_short_contended_load_test_keeps_the_invariants(tmp_path):
     assert re.search(r"published [1-9]", workflow), workflow
     assert re.search(r"submit accepted [1-9]", workflow), workflow
     assert "4 monitors and 4 curators (one session each)" in report
+    # The floor run: the same clients against the bare views, without an error, and the two ratios judged.
+    floor = re.search(r"^floor run .*: ([\d.]+) requests/s, p99 (\d+) ms, errors (\d+)$", report, re.M)
+    assert floor, report
+    assert float(floor.group(1)) > 0 and floor.group(3) == "0", floor.group(0)
+    assert re.search(r"^  (met   |MISSED) throughput [\d.]+x the floor's", report, re.M), report
+    assert re.search(r"^  (met   |MISSED) p99 [\d.]+x the floor's", report, re.M), report
