@@ -96,7 +96,7 @@ def rows(choices: type, found: dict) -> list[dict]:
 
 def totals() -> tuple[list[dict], list[dict]]:
     """The whole index by implementation status and by State response (the dashboard's two charts), in one
-    query over the maintained totals (at most 20 rows, whatever the number of recommendations or documents)."""
+    query over the maintained totals: at most 20 rows, whatever the number of recommendations or documents."""
     by_status: dict[str, int] = {}
     by_response: dict[str, int] = {}
     grouped = access.visible_status_totals().values_list("implementation_status", "state_response", "count")

@@ -81,7 +81,8 @@ BEGIN
         {_remove("OLD")}
     ELSIF (OLD.implementation_status, OLD.state_response)
             IS DISTINCT FROM (NEW.implementation_status, NEW.state_response) THEN
-        IF (OLD.implementation_status, OLD.state_response) < (NEW.implementation_status, NEW.state_response) THEN
+        IF (OLD.implementation_status, OLD.state_response)
+                < (NEW.implementation_status, NEW.state_response) THEN
             {_remove("OLD")}
             {_add("NEW")}
         ELSE
@@ -198,14 +199,16 @@ class Migration(migrations.Migration):
         migrations.RunSQL(POPULATE, migrations.RunSQL.noop, elidable=False),
         VendorRunSQL("sqlite", SQLITE_TRIGGERS, SQLITE_DROP),
         VendorRunSQL("postgresql", [POSTGRESQL_FUNCTION, POSTGRESQL_TRIGGER], POSTGRESQL_DROP),
-        # Plain CREATE/DROP INDEX on both databases (no table rebuild: 0018's triggers on cases_assessment stay).
+        # Plain CREATE/DROP INDEX on both databases: no table rebuild, 0018's triggers on cases_assessment stay.
         migrations.RemoveIndex(
             model_name="assessment",
             name="cases_assessment_recent",
         ),
         migrations.AddIndex(
             model_name="assessment",
-            index=models.Index(fields=["review_state", "-published_at", "-id"], name="cases_assessment_recent"),
+            index=models.Index(
+                fields=["review_state", "-published_at", "-id"], name="cases_assessment_recent"
+            ),
         ),
         migrations.AddIndex(
             model_name="assessment",
