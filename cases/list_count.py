@@ -2,7 +2,8 @@
 matching row on every load (issue 14).
 
 - Filters on the document and the two statuses only (the unfiltered list included): the exact total, from
-  the maintained status counts (cases.status_counts), whatever the number of recommendations.
+  the maintained status counts (cases.status_counts; their whole-index totals without a document filter),
+  whatever the number of recommendations.
 - Any other filter (addressee, theme, text search): the matching rows are counted up to a bound, never
   further. Below it the total is exact; past it the page says "more than N" and links the pages up to the
   bound. The bound is COUNT_THRESHOLD rows, or two pages past the one asked for, whichever is larger, so the
@@ -63,9 +64,11 @@ class DeferredRows:
 
 
 def _maintained_total(cleaned: dict) -> int:
-    counts = access.visible_status_counts()
+    # Without a document, the whole index's totals (at most 20 rows); with one, that document's counts.
     if cleaned.get("document"):
-        counts = counts.filter(document=cleaned["document"])
+        counts = access.visible_status_counts().filter(document=cleaned["document"])
+    else:
+        counts = access.visible_status_totals()
     for name in ("implementation_status", "state_response"):
         if cleaned.get(name):
             counts = counts.filter(**{name: cleaned[name]})

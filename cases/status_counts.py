@@ -4,22 +4,25 @@ aggregated on every load of the dashboard and the public scorecards.
 The counts are kept by database triggers on cases_recommendation (migration 0013_status_counts), in the
 statement that inserts, deletes or changes a recommendation's document, implementation status or State
 response, so every writer is covered: recompute_current_status, imports, the admin, bulk loads, raw SQL.
+Their sums over the documents (cases.models.StatusTotal, at most 20 rows: what the dashboard reads) are kept
+the same way, by triggers of their own (migration 0019_dashboard_totals).
 Statuses are the stored current ones, derived from *published* assessments only, which every viewer may
 see (recommendations are not confidential): the same counts are right for everybody.
 
-`recount` rebuilds the table from the recommendations (a portable restore, which leaves the derived table
-out, calls it); `mismatches` compares the table with a full recount (`manage.py check_status_counts`).
+`recount` rebuilds both tables from the recommendations (a portable restore, which leaves the derived tables
+out, calls it); `mismatches` compares both with a full recount (`manage.py check_status_counts`).
 """
 
 from __future__ import annotations
 
 from django.db import DEFAULT_DB_ALIAS, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count
 
 from . import access
-from .models import ImplementationStatus, Recommendation, StateResponse, StatusCount
+from .models import ImplementationStatus, Recommendation, StateResponse, StatusCount, StatusTotal
 
-Key = tuple[int, str, str]
+# (document id, implementation status, State response); document None: the whole index (StatusTotal).
+Key = tuple[int | None, str, str]
 
 
 def full_count(using: str = DEFAULT_DB_ALIAS) -> dict[Key, int]:
@@ -33,6 +36,14 @@ def full_count(using: str = DEFAULT_DB_ALIAS) -> dict[Key, int]:
     return {(document, status, response): n for document, status, response, n in rows}
 
 
+def with_totals(counts: dict[Key, int]) -> dict[Key, int]:
+    """The per-document counts plus their sums over the documents, keyed (None, status, response)."""
+    totals: dict[Key, int] = {}
+    for (_document, status, response), n in counts.items():
+        totals[(None, status, response)] = totals.get((None, status, response), 0) + n
+    return {**counts, **totals}
+
+
 def maintained(using: str = DEFAULT_DB_ALIAS) -> dict[Key, int]:
     """The same, as the triggers keep it."""
     rows = StatusCount.objects.using(using).values_list(
@@ -41,9 +52,17 @@ def maintained(using: str = DEFAULT_DB_ALIAS) -> dict[Key, int]:
     return {(document, status, response): n for document, status, response, n in rows}
 
 
+def maintained_totals(using: str = DEFAULT_DB_ALIAS) -> dict[Key, int]:
+    """The whole index's counts as their triggers keep them, keyed (None, status, response)."""
+    rows = StatusTotal.objects.using(using).values_list("implementation_status", "state_response", "count")
+    return {(None, status, response): n for status, response, n in rows}
+
+
 def mismatches(using: str = DEFAULT_DB_ALIAS) -> dict[Key, tuple[int, int]]:
-    """{key: (maintained, recounted)} wherever the two differ; empty when the table is right."""
-    kept, counted = maintained(using), full_count(using)
+    """{key: (maintained, recounted)} wherever the two differ, per document and for the whole index
+    (document None); empty when both tables are right."""
+    kept = {**maintained(using), **maintained_totals(using)}
+    counted = with_totals(full_count(using))
     return {
         key: (kept.get(key, 0), counted.get(key, 0))
         for key in kept.keys() | counted.keys()
@@ -52,12 +71,19 @@ def mismatches(using: str = DEFAULT_DB_ALIAS) -> dict[Key, tuple[int, int]]:
 
 
 def recount(using: str = DEFAULT_DB_ALIAS) -> None:
-    """Replace the table's rows with a full recount, in one transaction."""
+    """Replace both tables' rows with a full recount, in one transaction."""
     with transaction.atomic(using=using):
+        counted = full_count(using)
         StatusCount.objects.using(using).all().delete()
         StatusCount.objects.using(using).bulk_create(
             StatusCount(document_id=document, implementation_status=status, state_response=response, count=n)
-            for (document, status, response), n in full_count(using).items()
+            for (document, status, response), n in counted.items()
+        )
+        StatusTotal.objects.using(using).all().delete()
+        StatusTotal.objects.using(using).bulk_create(
+            StatusTotal(implementation_status=status, state_response=response, count=n)
+            for (document, status, response), n in with_totals(counted).items()
+            if document is None
         )
 
 
@@ -70,15 +96,10 @@ def rows(choices: type, found: dict) -> list[dict]:
 
 def totals() -> tuple[list[dict], list[dict]]:
     """The whole index by implementation status and by State response (the dashboard's two charts), in one
-    query over the maintained counts (at most 20 groups, whatever the number of recommendations)."""
+    query over the maintained totals: at most 20 rows, whatever the number of recommendations or documents."""
     by_status: dict[str, int] = {}
     by_response: dict[str, int] = {}
-    grouped = (
-        access.visible_status_counts()
-        .order_by()
-        .values_list("implementation_status", "state_response")
-        .annotate(n=Sum("count"))
-    )
+    grouped = access.visible_status_totals().values_list("implementation_status", "state_response", "count")
     for status, response, n in grouped:
         by_status[status] = by_status.get(status, 0) + n
         by_response[response] = by_response.get(response, 0) + n

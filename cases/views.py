@@ -89,7 +89,7 @@ def _paginate(request: HttpRequest, queryset: QuerySet) -> Page:
 @require_safe
 @access.require_role(access.MEMBER)
 def dashboard(request: HttpRequest, viewer: access.Viewer) -> HttpResponse:
-    # Maintained counts (cases.status_counts), the same for every viewer: one read of at most 20 groups.
+    # Maintained whole-index totals (cases.status_counts), the same for every viewer: one read of <= 20 rows.
     implementation, responses = status_counts.totals()
     latest = list(
         Assessment.objects.published()

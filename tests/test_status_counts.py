@@ -1,6 +1,7 @@
 """The maintained status counts (cases.status_counts, issue 14): the dashboard and the public scorecards read
 counts that database triggers keep in step with the recommendations, checked here against a full recount
-after random sequences of every kind of write, after a restore, and through `check_status_counts`."""
+after random sequences of every kind of write, after a restore, and through `check_status_counts`; the same
+for their whole-index totals (cases.models.StatusTotal, migration 0019), which the dashboard reads."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from cases.models import (
     Recommendation,
     StateResponse,
     StatusCount,
+    StatusTotal,
 )
 from tests.factories import make_document, make_recommendation, submit
 
@@ -124,10 +126,14 @@ def test_triggers_are_there_after_all_migrations(db):
             cursor.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'cases_recommendation'"
             )
-            wanted = {"cases_statuscount_insert", "cases_statuscount_delete", "cases_statuscount_update"}
+            wanted = {
+                f"cases_{table}_{event}"
+                for table in ("statuscount", "statustotal")
+                for event in ("insert", "delete", "update")
+            }
         else:
             cursor.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'cases_recommendation'::regclass")
-            wanted = {"cases_statuscount_maintain"}
+            wanted = {"cases_statuscount_maintain", "cases_statustotal_maintain"}
         assert wanted <= {row[0] for row in cursor.fetchall()}
 
 
@@ -151,10 +157,12 @@ def test_triggers_are_there_after_all_migrations(db):
 def test_maintained_counts_equal_a_full_recount_after_any_sequence_of_writes(world, steps):
     for name, index, status, response in steps:
         getattr(world, name)(index, status, response)
+        # Per document and for the whole index (the totals' keys have document None).
         assert status_counts.mismatches() == {}, name
     # No row is left at zero, and every count is a positive number of real recommendations.
-    assert not StatusCount.objects.filter(count__lte=0).exists()
-    assert sum(StatusCount.objects.values_list("count", flat=True)) == Recommendation.objects.count()
+    for table in (StatusCount, StatusTotal):
+        assert not table.objects.filter(count__lte=0).exists()
+        assert sum(table.objects.values_list("count", flat=True)) == Recommendation.objects.count()
 
 
 def test_publishing_moves_one_recommendation_between_counts(world):
@@ -169,7 +177,7 @@ def test_publishing_moves_one_recommendation_between_counts(world):
 
 def _chart(html: str, label: str) -> str:
     """The number beside a chart row's label in the dashboard's table."""
-    found = re.search(rf"{re.escape(label)}</[^>]+>\s*<td[^>]*>\s*(\d+)", html)
+    found = re.search(rf"{re.escape(label)}(?:</[^>]+>\s*)+<td[^>]*>\s*(\d+)", html)
     return found.group(1) if found else ""
 
 
@@ -204,6 +212,28 @@ def test_dashboard_and_public_scorecard_show_the_maintained_counts(world, settin
     assert "2 of 5" in text
 
 
+def test_dashboard_reads_the_whole_index_totals(world):
+    """The dashboard's charts come from the totals (at most 20 rows), not from the documents' counts: a total
+    changed behind the triggers' back shows on the page, and a document move leaves the totals alone."""
+    p = world.p
+    _new_recommendation(world.other, world.code())  # a second document, so the totals sum two
+    world.publish(0, ImplementationStatus.IMPLEMENTED, StateResponse.ACCEPTED)
+    assert status_counts.maintained_totals() == {
+        (None, ImplementationStatus.NOT_ASSESSED, StateResponse.NO_RESPONSE): 2,
+        (None, ImplementationStatus.IMPLEMENTED, StateResponse.ACCEPTED): 1,
+    }
+    moved = Recommendation.objects.get(document=world.other)
+    moved.document = p.document
+    moved.save()
+    assert status_counts.maintained_totals()[(None, "not_assessed", "no_response")] == 2
+    assert status_counts.mismatches() == {}
+    client = Client()
+    client.force_login(p.alice)
+    assert _chart(client.get("/").content.decode(), "Fully implemented") == "1"
+    StatusTotal.objects.filter(implementation_status=ImplementationStatus.IMPLEMENTED).update(count=41)
+    assert _chart(client.get("/").content.decode(), "Fully implemented") == "41"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_portable_restore_into_an_empty_database_recounts(world, tmp_path, settings):
     import base64
@@ -217,19 +247,25 @@ def test_portable_restore_into_an_empty_database_recounts(world, tmp_path, setti
     world.publish(0, ImplementationStatus.IMPLEMENTED, StateResponse.ACCEPTED)
     world.bulk_create(3, ImplementationStatus.REGRESSED, StateResponse.NOTED)
     before = status_counts.maintained()
+    totals = status_counts.maintained_totals()
     path = tmp_path / "b.backup"
     write_backup(path, format="portable")
     wipe()
-    StatusCount.objects.all().delete()  # the table, left out of the backup, as a fresh database has it
+    # The tables, left out of the backup, as a fresh database has them.
+    StatusCount.objects.all().delete()
+    StatusTotal.objects.all().delete()
     assert Recommendation.objects.count() == 0
     restore_backup(path)
     assert status_counts.maintained() == before
+    assert status_counts.maintained_totals() == totals
     assert status_counts.mismatches() == {}
     # And a restore over a database with other counts replaces them.
     _new_recommendation(world.p.document, world.code())
     StatusCount.objects.update(count=99)
+    StatusTotal.objects.update(count=99)
     restore_backup(path, replace=True)
     assert status_counts.maintained() == before
+    assert status_counts.maintained_totals() == totals
 
 
 def test_check_status_counts_finds_and_fixes_a_wrong_count(world):
@@ -245,3 +281,16 @@ def test_check_status_counts_finds_and_fixes_a_wrong_count(world):
     assert "maintained 7, recounted 2" in out.getvalue()
     assert status_counts.mismatches() == {}
     assert StatusCount.objects.get(document=world.p.document).count == 2
+
+
+def test_check_status_counts_finds_and_fixes_a_wrong_total(world):
+    StatusTotal.objects.update(count=7)
+    StatusTotal.objects.create(implementation_status="regressed", state_response="noted", count=3)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="2 status counts differ"):
+        call_command("check_status_counts", stdout=out)
+    assert "all documents not_assessed no_response: maintained 7, recounted 2" in out.getvalue()
+    assert "all documents regressed noted: maintained 3, recounted 0" in out.getvalue()
+    call_command("check_status_counts", "--fix", stdout=io.StringIO())
+    assert status_counts.mismatches() == {}
+    assert status_counts.maintained_totals() == {(None, "not_assessed", "no_response"): 2}

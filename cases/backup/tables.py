@@ -21,7 +21,7 @@ TRANSIENT_TABLES = (
 # Derived from other tables and kept by triggers (cases.status_counts): a portable backup leaves it out and its
 # restore recounts it, since the triggers count the restored recommendations as they go in. The public record's
 # version (cases.public_version) too: the restore bumps the target's own past anything a reader has seen.
-DERIVED_TABLES = ("cases_statuscount", "cases_publicversion")
+DERIVED_TABLES = ("cases_statuscount", "cases_statustotal", "cases_publicversion")
 
 # Rows that only people make: a database with none of them is "empty" (what `migrate` writes — content
 # types, permissions, groups — does not count).
