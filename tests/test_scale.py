@@ -537,7 +537,8 @@ def test_bench_smoke_run(tmp_path):
         "API detail",
         "CSV export: all 300 rows",
         "publish an assessment (POST)",
-        "Targets (issue 6):",
+        "Targets (issues 6 and 14):",
+        "API list, first page (50 rows) under wrk",
         "Public recommendation page under wrk:",
         "people list: unfiltered",
         'people list: search "Abdurahim"',
@@ -546,6 +547,9 @@ def test_bench_smoke_run(tmp_path):
     ]:
         assert figure in table, figure
     assert "rows received" not in table  # the export sent every row
+    # Issue 14's verdicts are judged, met or missed, from this run's figures.
+    assert re.search(r"^  (met   |MISSED) every page at most 2x its floor", table, re.M), table
+    assert re.search(r"^  (met   |MISSED) API 50-row page at least 0.5 of the floor's throughput", table, re.M)
     assert "0 'database is locked'" in table
 
 

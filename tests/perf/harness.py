@@ -409,3 +409,52 @@ def sqlite_cli() -> str | None:
         log("installing sqlite3 (Debian package) for the export floor")
         subprocess.run(["apt-get", "install", "-y", "-q", "sqlite3"], check=False, capture_output=True)
     return shutil.which("sqlite3")
+
+
+def wrk_binary() -> str | None:
+    """Debian's `wrk` (apt-get install wrk), or None."""
+    return shutil.which("wrk")
+
+
+def wrk(
+    binary: str, port: int, path: str, seconds: int, connections: int, headers: dict | None = None
+) -> dict:
+    """`wrk` on 2 threads against one loopback path, with `headers` on every request (a Lua script, so a
+    header's value is never parsed by a shell): requests/s, p50 in ms, error responses, socket errors."""
+    import re
+    import tempfile
+
+    command = [
+        binary,
+        "-t",
+        "2",
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "60s",
+        "--latency",
+    ]
+    with tempfile.TemporaryDirectory() as directory:
+        if headers:
+            script = Path(directory) / "headers.lua"
+            script.write_text(
+                "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items())
+            )
+            command += ["-s", str(script)]
+        command.append(f"http://127.0.0.1:{port}{path}")
+        output = subprocess.run(
+            command, capture_output=True, text=True, check=True, timeout=seconds + 60
+        ).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors:.*", output)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    return {
+        "rate": float(rate.group(1)) if rate else 0.0,
+        "p50_ms": float(p50.group(1)) * scale[p50.group(2)] if p50 else None,
+        "errors": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(0) if socket_errors else "",
+    }

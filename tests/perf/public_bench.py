@@ -14,35 +14,10 @@ package; without it this prints "wrk not installed" and nothing else.
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
-
 from tests.perf import harness
 from tests.perf.harness import Http, Server, log
 
 TITLE = "Public recommendation page under wrk"
-
-
-def _wrk(wrk: str, port: int, path: str, seconds: int, connections: int, script: Path | None) -> dict:
-    command = [wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "60s", "--latency"]
-    if script is not None:
-        command += ["-s", str(script)]
-    command.append(f"http://127.0.0.1:{port}{path}")
-    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    socket_errors = re.search(r"Socket errors:.*", output)
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-    return {
-        "rate": float(rate.group(1)) if rate else 0.0,
-        "p50_ms": float(p50.group(1)) * scale[p50.group(2)] if p50 else None,
-        "errors": int(errors.group(1)) if errors else 0,
-        "socket_errors": socket_errors.group(0) if socket_errors else "",
-    }
 
 
 def _busiest_recommendation() -> str:
@@ -68,7 +43,7 @@ def measure_public(config: harness.Config, out=None) -> list[str]:
     import sys
 
     out = out or sys.stdout
-    wrk = shutil.which("wrk")
+    wrk = harness.wrk_binary()
     if wrk is None:
         print(f"{TITLE}: wrk not installed (apt-get install wrk)", file=out)
         return []
@@ -92,15 +67,13 @@ def measure_public(config: harness.Config, out=None) -> list[str]:
             http.get("/healthz")
             http.get(path)
             http.get(path, headers={"If-None-Match": etag})
-        with tempfile.TemporaryDirectory() as directory:
-            script = Path(directory) / "if-none-match.lua"
-            script.write_text(f'wrk.headers["If-None-Match"] = [[{etag}]]\n')
-            log(f"wrk: {path}, {seconds}s per variant, {connections} connections")
-            results = {
-                "floor": _wrk(wrk, server.config.port, "/healthz", seconds, connections, None),
-                "plain": _wrk(wrk, server.config.port, path, seconds, connections, None),
-                "revalidated": _wrk(wrk, server.config.port, path, seconds, connections, script),
-            }
+        log(f"wrk: {path}, {seconds}s per variant, {connections} connections")
+        port = server.config.port
+        results = {
+            "floor": harness.wrk(wrk, port, "/healthz", seconds, connections),
+            "plain": harness.wrk(wrk, port, path, seconds, connections),
+            "revalidated": harness.wrk(wrk, port, path, seconds, connections, {"If-None-Match": etag}),
+        }
     floor = results["floor"]["rate"] or 1.0
     rows = [
         ("/healthz (floor)", results["floor"]),
