@@ -629,7 +629,9 @@ def main() -> int:
     report(config, vendor, people, elapsed, shared, server_log, invariants)
     report_floor(elapsed, shared, floor_elapsed, floor)
     locked = server_log.count("database is locked") + shared.locked_in_responses + floor.locked_in_responses
-    return 1 if shared.errors or floor.errors or locked or not invariants[0] else 0
+    # The floor's own failures (its search counts every match, unbounded, and can meet the statement
+    # timeout at 300,000 on PostgreSQL) are printed with it; they say nothing about the application.
+    return 1 if shared.errors or locked or not invariants[0] else 0
 
 
 def run_clients(kind: type[Client], people, http, shared: Shared, think: float, seconds: int) -> float:
@@ -663,6 +665,8 @@ def report_floor(elapsed: float, shared: Shared, floor_elapsed: float, floor: Sh
         f"{floor_throughput:.1f} requests/s, p99 {floor_p99 * 1000:.0f} ms, errors {len(floor.errors)}",
         file=out,
     )
+    for error, n in collections.Counter(floor.errors).most_common(5):
+        print(f"    {n} x {error} (the floor's)", file=out)
     ratio = throughput / floor_throughput if floor_throughput else 0.0
     slower = p99 / floor_p99 if floor_p99 else math.inf
     for met, text in (
