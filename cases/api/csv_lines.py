@@ -68,10 +68,11 @@ class SQLite:
         quoted = f"replace({expression}, {QUOTE}, {DOUBLED_QUOTE})"
         special = " OR ".join(f"{expression} GLOB {pattern}" for pattern in needs_quotes)
         return (
-            f"CASE WHEN {special} THEN {QUOTE} || CASE WHEN {expression} GLOB {FORMULA} "
+            f"CASE WHEN {expression} IS NULL THEN '' "  # no function called for NULL (most translations)
+            f"WHEN {special} THEN {QUOTE} || CASE WHEN {expression} GLOB {FORMULA} "
             f"THEN {APOSTROPHE} ELSE '' END || {quoted} || {QUOTE} "
             f"WHEN {expression} GLOB {FORMULA} THEN {APOSTROPHE} || {expression} "
-            f"ELSE ifnull({expression}, '') END"
+            f"ELSE {expression} END"
         )
 
     def short_text(self, expression: str) -> str:

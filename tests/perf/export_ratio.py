@@ -6,12 +6,14 @@ least a third of the shell's rows/s, memory flat), rounds interleaved so a slow 
 The database is opened read-only. Each round streams the export as the view does (RecommendationRows over the
 view's queryset and ordering, every chunk read, no HTTP): the database writing the lines (csv_lines.py) and
 the rows written in Python (`database_writes` off), then runs the shell on the bench's export query
-(bench.export_query) with its CSV mode. Prints each one's median rows/s and the ratios to the shell's.
+(bench.export_query) with its CSV mode. Prints each one's median rows/s and the ratios to the shell's, and
+the CPU seconds each took (the shell's: its process's), a ratio that a loaded machine disturbs less.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import sys
 import time
@@ -47,6 +49,15 @@ def export_once(database_writes: bool) -> tuple[float, int, int]:
     return time.perf_counter() - started, lines - 1, largest
 
 
+def cpu_seconds(run):
+    """(wall seconds, rows, CPU seconds) of `run`: this process's CPU, and its children's (the shell)."""
+    before = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds, rows = run()
+    after = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = sum(getattr(after[1], f) - getattr(before[1], f) for f in ("ru_utime", "ru_stime"))
+    return seconds, rows, after[0] - before[0] + children
+
+
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     config = harness.Config.from_env()
@@ -69,14 +80,17 @@ def main() -> None:
     for run in variants.values():
         run()  # warm the page cache and the imports
     times: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
     counts: dict[str, set[int]] = {name: set() for name in variants}
     for _ in range(rounds):
         for name, run in variants.items():
-            seconds, rows = run()
+            seconds, rows, cpu_time = cpu_seconds(run)
             times[name].append(seconds)
+            cpu[name].append(cpu_time)
             counts[name].add(rows)
     shell = "sqlite3 -readonly -csv"
     shell_rate = max(counts[shell]) / median(times[shell])
+    shell_cpu = median(cpu[shell])
     print(f"{config.db_path.name}, {rounds} rounds interleaved, ordering {ordering}, pid {os.getpid()}")
     for name in variants:
         rate = max(counts[name]) / median(times[name])
@@ -84,7 +98,8 @@ def main() -> None:
         print(
             f"  {name:28} {sorted(counts[name])} rows, median {median(times[name]):.2f} s, "
             f"{rate:,.0f} rows/s, {rate / shell_rate:.2f} of the shell "
-            f"(rounds {min(rounds_ratio):.2f} to {max(rounds_ratio):.2f})"
+            f"(rounds {min(rounds_ratio):.2f} to {max(rounds_ratio):.2f}); "
+            f"CPU {median(cpu[name]):.2f} s, the shell's CPU / this one's {shell_cpu / median(cpu[name]):.2f}"
         )
 
 
