@@ -6,9 +6,10 @@ quotes the lines itself, and Python only passes the rows on, a chunk at a time (
 gunicorn's `StreamingHeartbeat` still sees progress). The bytes are csv_rows.py's and the serializer's, which
 tests/test_export_fast.py checks on PostgreSQL.
 
-The rows are the list's: the inner SELECT is the SQL of the very `values_list()` queryset csv_rows.py reads
-(filters, search, ordering; a subquery with ORDER BY is not flattened by PostgreSQL, and the outer SELECT only
-projects it, so the order holds). The state claim's columns follow `access.EXPORTED_STATE_CLAIM_STATES`.
+The cells' rules are csv_sql.py's, shared with SQLite's export (csv_lines.py); here is their PostgreSQL
+spelling. The rows are the list's: the inner SELECT is the SQL of the very `values_list()` queryset
+csv_rows.py reads (filters, search, ordering; a subquery with ORDER BY is not flattened by PostgreSQL, and
+the outer SELECT only projects it, so the order holds). The state claim's columns follow `access.EXPORTED_STATE_CLAIM_STATES`.
 
 Where the two CSV writers differ, the SQL makes up for it: COPY writes NULL as an empty field but an empty
 string as `""` (so empty strings become NULL), and ends lines with `\\n` where `csv.writer` writes `\\r\\n`
