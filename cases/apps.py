@@ -10,3 +10,6 @@ class CasesConfig(AppConfig):
     def ready(self) -> None:
         # Registers the integrity guards (signals).
         from . import signals  # noqa: F401
+
+        # Registers the SQLite export's functions on each new connection (csv_rows.sqlite_functions).
+        from .api import csv_rows  # noqa: F401

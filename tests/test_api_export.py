@@ -16,6 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from cases.api import export
+from cases.api.csv_rows import RecommendationRows
 from cases.models import Recommendation, Theme
 from tests.test_api_support import (  # noqa: F401  (fixtures)
     INTERNAL_TITLE,
@@ -220,8 +221,10 @@ def test_memory_stays_flat_as_rows_grow(world, monkeypatch):
     assert large_peak < small_peak * 1.5, (small_peak, large_peak)
 
 
-def test_queries_grow_with_chunks_not_rows(world, monkeypatch):
+@pytest.mark.parametrize("database_writes", [True, False])
+def test_queries_grow_with_chunks_not_rows(world, monkeypatch, database_writes):
     monkeypatch.setattr(export.CSVExportMixin, "chunk_size", 100)
+    monkeypatch.setattr(RecommendationRows, "database_writes", database_writes)
     theme = Theme.objects.get(slug="arbitrary-detention")
     bulk_recommendations(world, 448, theme)  # 450 rows in all: 5 chunks
     client = key_client(world.public_secret)
@@ -231,11 +234,17 @@ def test_queries_grow_with_chunks_not_rows(world, monkeypatch):
         lines = body_of(response).count("\r\n")
     assert lines == 451
     sqls = [q["sql"][:80] for q in queries.captured_queries]
-    if connection.vendor == "postgresql":
+    if database_writes and connection.vendor == "postgresql":
         # The database writes the CSV (cases/api/csv_copy.py): the key, then one COPY statement (not captured
         # by Django) between its savepoint and two settings, whatever the number of rows and chunks.
         assert len(queries) == 1 + 4, sqls
         assert not any("cases_recommendation" in sql for sql in sqls[1:]), sqls
         return
-    # The key, the rows (one query, read in chunks), and the themes once per chunk of 100.
+    if database_writes:
+        # SQLite writes each line (cases/api/csv_lines.py): the key, then one query, read in chunks.
+        assert len(queries) == 1 + 1, sqls
+        assert sqls[1].startswith("WITH s(c0, "), sqls
+        return
+    # Written in Python (csv_rows.py): the key, the rows (one query, read in chunks), and the themes once
+    # per chunk of 100.
     assert len(queries) == 1 + 1 + 5, sqls

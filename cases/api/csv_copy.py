@@ -6,9 +6,10 @@ quotes the lines itself, and Python only passes the rows on, a chunk at a time (
 gunicorn's `StreamingHeartbeat` still sees progress). The bytes are csv_rows.py's and the serializer's, which
 tests/test_export_fast.py checks on PostgreSQL.
 
-The rows are the list's: the inner SELECT is the SQL of the very `values_list()` queryset csv_rows.py reads
-(filters, search, ordering; a subquery with ORDER BY is not flattened by PostgreSQL, and the outer SELECT only
-projects it, so the order holds). The state claim's columns follow `access.EXPORTED_STATE_CLAIM_STATES`.
+The cells' rules are csv_sql.py's, shared with SQLite's export (csv_lines.py); here is their PostgreSQL
+spelling. The rows are the list's: the inner SELECT is the SQL of the very `values_list()` queryset
+csv_rows.py reads (filters, search, ordering; a subquery with ORDER BY is not flattened by PostgreSQL, and
+the outer SELECT only projects it, so the order holds). The state claim's columns follow `access.EXPORTED_STATE_CLAIM_STATES`.
 
 Where the two CSV writers differ, the SQL makes up for it: COPY writes NULL as an empty field but an empty
 string as `""` (so empty strings become NULL), and ends lines with `\\n` where `csv.writer` writes `\\r\\n`
@@ -22,32 +23,8 @@ from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
-from cases import access
-from cases.models import Recommendation, Theme
-from cases.translations.models import ContentLanguage
-
+from . import csv_sql
 from .renderers import FORMULA_TRIGGERS, LIST_SEPARATOR
-from .serializers import SLOT
-
-# Positions in RECOMMENDATION_VALUES (csv_rows.py), then the two datetimes.
-(
-    PK,
-    CODE,
-    DOCUMENT,
-    PARAGRAPH,
-    TEXT,
-    ADDRESSEE,
-    STATUS,
-    RESPONSE,
-    CLAIM_ID,
-    CLAIM_STATE,
-    CLAIM_STATUS,
-    CLAIM_RESPONSE,
-    CLAIM_ON,
-) = range(13)
-TRANSLATIONS = range(13, 13 + len(ContentLanguage.values))
-STATUS_UPDATED_AT = 13 + len(ContentLanguage.values)
-UPDATED_AT = STATUS_UPDATED_AT + 1
 
 # quote(code, safe=PATH_SAFE) in SQL: characters left as they are, the rest as %XX of their UTF-8 bytes.
 PLAIN_CODE = "^[-A-Za-z0-9_.~]*$"
@@ -85,13 +62,6 @@ def timestamp(expression: str) -> str:
     )
 
 
-def link(template: str, value: str) -> str:
-    """A link filled in from a template reversed once (serializers.link_template), guarded as a cell."""
-    prefix, _slot, suffix = template.partition(SLOT)
-    filled = f"{literal(prefix)} || {value} || {literal(suffix)}"
-    return filled if prefix[:1] and prefix[:1] not in FORMULA_TRIGGERS else guard(filled)
-
-
 def quoted_code(code: str) -> str:
     return (
         f"CASE WHEN {code} ~ '{PLAIN_CODE}' THEN {code} ELSE ("  # noqa: S608 (our own column names)
@@ -101,50 +71,51 @@ def quoted_code(code: str) -> str:
     )
 
 
-def themes_sql(connection, recommendation_id: str) -> str:
-    """The recommendation's theme slugs in slug order (the serializer's prefetch order), `; `-joined."""
-    through = Recommendation.themes.through._meta
-    name = connection.ops.quote_name
-    theme = Theme._meta
-    slug = f"t.{name(theme.get_field('slug').column)}"
-    return (
-        f"(SELECT string_agg({slug}, {literal(LIST_SEPARATOR)} ORDER BY {slug}) "  # noqa: S608
-        f"FROM {name(through.db_table)} rt JOIN {name(theme.db_table)} t "
-        f"ON t.{name(theme.pk.column)} = rt.{name(through.get_field('theme').column)} "
-        f"WHERE rt.{name(through.get_field('recommendation').column)} = {recommendation_id})"
-    )
+class PostgreSQL:
+    """csv_sql's cells in PostgreSQL's SQL, a column each: COPY writes NULL as an empty field, and quotes."""
+
+    literal = staticmethod(literal)
+    text = short_text = staticmethod(guard)
+    timestamp = staticmethod(timestamp)
+
+    @staticmethod
+    def when(condition: str, cell: str) -> str:
+        return f"CASE WHEN {condition} THEN {cell} END"
+
+    @staticmethod
+    def themes(slug: str, source: str) -> str:
+        """The slugs in slug order (the serializer's prefetch order), `; `-joined, as a text cell."""
+        return guard_once(f"(SELECT string_agg({slug}, {literal(LIST_SEPARATOR)} ORDER BY {slug}) {source})")
+
+    @staticmethod
+    def date(expression: str) -> str:
+        return f"to_char({expression}, 'YYYY-MM-DD')"
+
+    @staticmethod
+    def number_text(expression: str) -> str:
+        return f"{expression}::text"
+
+    @staticmethod
+    def plain_link(prefix: str, suffix: str) -> bool:
+        return bool(prefix[:1]) and prefix[:1] not in FORMULA_TRIGGERS
+
+    def recommendation_link(self, template: str, code: str) -> str:
+        return f"CASE WHEN {code} <> '' THEN {csv_sql.link(self, template, quoted_code(code))} END"
+
+    @staticmethod
+    def line(cells: list[str]) -> str:
+        return ", ".join(cells)
+
+    @staticmethod
+    def select(line: str, inner: str) -> str:
+        aliases = ", ".join(f"c{i}" for i in range(csv_sql.WIDTH))
+        return f"SELECT {line} FROM ({inner}) AS s({aliases})"  # noqa: S608
 
 
 def copy_statement(rows: QuerySet, recommendation_url: str, claim_url: str, connection) -> str:
     """`COPY (SELECT <cells> FROM (<the rows' SQL>) s) TO STDOUT WITH (FORMAT csv)`, parameters bound."""
-    inner, params = rows.query.sql_with_params()
-    width = UPDATED_AT + 1
-    c = [f"s.c{i}" for i in range(width)]
-    states = ", ".join(literal(str(state)) for state in access.EXPORTED_STATE_CLAIM_STATES)
-    claimed = f"{c[CLAIM_ID]} IS NOT NULL AND {c[CLAIM_STATE]} IN ({states})"
-    cells = [
-        guard(c[CODE]),
-        guard(c[DOCUMENT]),
-        guard(c[PARAGRAPH]),
-        guard(c[TEXT]),
-        guard(c[ADDRESSEE]),
-        guard_once(themes_sql(connection, c[PK])),
-        guard(c[STATUS]),
-        guard(c[RESPONSE]),
-        f"CASE WHEN {claimed} THEN {c[CLAIM_ID]} END",
-        f"CASE WHEN {claimed} THEN {guard(c[CLAIM_STATUS])} END",
-        f"CASE WHEN {claimed} THEN {guard(c[CLAIM_RESPONSE])} END",
-        f"CASE WHEN {claimed} THEN to_char({c[CLAIM_ON]}, 'YYYY-MM-DD') END",
-        f"CASE WHEN {claimed} THEN {link(claim_url, f'{c[CLAIM_ID]}::text')} END",
-        timestamp(c[STATUS_UPDATED_AT]),
-        timestamp(c[UPDATED_AT]),
-        f"CASE WHEN {c[CODE]} <> '' THEN {link(recommendation_url, quoted_code(c[CODE]))} END",
-        *(guard(c[i]) for i in TRANSLATIONS),
-    ]
-    aliases = ", ".join(f"c{i}" for i in range(width))
-    select = f"SELECT {', '.join(cells)} FROM ({inner}) AS s({aliases})"  # noqa: S608
-    statement = f"COPY ({select}) TO STDOUT WITH (FORMAT csv)"
-    return connection.ops.compose_sql(statement, params)
+    select, params = csv_sql.select(PostgreSQL(), rows, recommendation_url, claim_url, connection)
+    return connection.ops.compose_sql(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", params)
 
 
 def copy_chunks(connection, statement: str, chunk_size: int) -> Iterator[bytes]:

@@ -23,7 +23,9 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from urllib.parse import quote
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
+from django.db.backends.signals import connection_created
 from django.db.models import F, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -34,7 +36,7 @@ from cases import access
 from cases.models import Recommendation, Theme
 from cases.translations.models import ContentLanguage, translation_attr
 
-from . import csv_copy
+from . import csv_copy, csv_lines
 from .renderers import FORMULA_TRIGGERS, LIST_SEPARATOR
 from .serializers import SLOT, link_template
 
@@ -130,6 +132,27 @@ def datetime_column(name: str, connection) -> Cast | F:
     return Cast(name, TextField()) if connection.vendor == "sqlite" else F(name)
 
 
+def recommendation_link(template: str, code: str) -> str:
+    """A recommendation's link as serializers.ApiLink writes it (reverse() quotes the code), not guarded."""
+    return template.replace(SLOT, code if PLAIN_CODE.match(code) else quote(code, safe=PATH_SAFE))
+
+
+def sqlite_functions(sender, connection, **kwargs) -> None:
+    """The rules of the rare cells that SQLite's export leaves to Python (csv_lines.py), on each SQLite
+    connection: a code reverse() quotes, a datetime not stored as Django stores one in UTC."""
+    if connection.vendor != "sqlite":
+        return
+
+    def export_datetime(value: str) -> str:
+        return DatetimeCells(connection)(value)  # the current time zone, as for a row written here
+
+    connection.connection.create_function("export_link", 2, recommendation_link, deterministic=True)
+    connection.connection.create_function("export_datetime", 1, export_datetime)
+
+
+connection_created.connect(sqlite_functions, dispatch_uid="cases.api.csv_rows.sqlite_functions")
+
+
 def date_cell(value: datetime.date | None) -> str:
     return "" if value is None else value.isoformat()
 
@@ -138,7 +161,8 @@ class RecommendationRows:
     """CSV chunks of the recommendation export: `stream(queryset)` yields bytes, the header first."""
 
     columns = RECOMMENDATION_COLUMNS
-    # On PostgreSQL the database writes the CSV (csv_copy.py); False: the rows are written here, as on SQLite.
+    # The database writes the CSV (csv_copy.py on PostgreSQL, csv_lines.py on SQLite) when the datetimes
+    # are UTC's; False: the rows are always written here.
     database_writes = True
 
     def __init__(self, request, chunk_size: int = 500):
@@ -164,10 +188,20 @@ class RecommendationRows:
             )
         )
         datetime_cell = DatetimeCells(connection)
-        if self.database_writes and connection.vendor == "postgresql" and datetime_cell.utc:
+        if self.database_writes and datetime_cell.utc and connection.vendor in ("postgresql", "sqlite"):
+            try:
+                rows.query.sql_with_params()
+            except EmptyResultSet:
+                return  # a filter no row can pass (`pk__in=[]`): Django runs no query, nor do we
+        if self.database_writes and datetime_cell.utc and connection.vendor == "postgresql":
             # PostgreSQL writes the CSV itself (csv_copy.py), several times faster.
             statement = csv_copy.copy_statement(rows, self.recommendation_url, self.claim_url, connection)
             yield from csv_copy.copy_chunks(connection, statement, self.chunk_size)
+            return
+        if self.database_writes and datetime_cell.utc and connection.vendor == "sqlite":
+            # SQLite writes each line (csv_lines.py), several times faster.
+            urls = self.recommendation_url, self.claim_url
+            yield from csv_lines.line_chunks(connection, rows, *urls, self.chunk_size)
             return
         themes_sql = self.themes_sql(connection)
         iterator = rows.iterator(chunk_size=self.chunk_size)
@@ -214,7 +248,7 @@ class RecommendationRows:
     def lines(self, chunk: Iterable[tuple], themes: dict[int, list[str]], datetime_cell) -> Iterator[list]:
         recommendation_url, claim_url = self.recommendation_url, self.claim_url
         exports_claim = access.exports_state_claim
-        cell, join, plain = text_cell, LIST_SEPARATOR.join, PLAIN_CODE.match
+        cell, join, link = text_cell, LIST_SEPARATOR.join, recommendation_link
         no_claim = ["", "", "", "", ""]
         for (
             pk,
@@ -245,12 +279,7 @@ class RecommendationRows:
                 ]
             else:
                 claim = no_claim
-            if code:
-                url = cell(
-                    recommendation_url.replace(SLOT, code if plain(code) else quote(code, safe=PATH_SAFE))
-                )
-            else:
-                url = ""
+            url = cell(link(recommendation_url, code)) if code else ""
             yield [
                 cell(code),
                 cell(document),

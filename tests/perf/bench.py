@@ -191,18 +191,7 @@ def make_plan(people: harness.People, runs: int) -> tuple[Plan, dict[str, int | 
 
     from django.db.models import Q
 
-    themes = Recommendation.themes.through._meta.db_table
-    order = ", ".join("r." + t.lstrip("-") + (" DESC" if t.startswith("-") else "") for t in ordering)
-    # Names from the models and the API's ordering only; nothing from outside.
-    export_sql = (
-        "SELECT r.code, d.slug, r.paragraph, r.text, r.addressee, "  # noqa: S608
-        f"(SELECT {'string_agg' if connection.vendor == 'postgresql' else 'group_concat'}(t.slug, '|') FROM {themes} rt JOIN cases_theme t ON t.id = rt.theme_id "
-        "WHERE rt.recommendation_id = r.id), r.implementation_status, r.state_response, "
-        "c.assessed_on, c.implementation_status, r.status_updated_at, r.updated_at "
-        "FROM cases_recommendation r JOIN cases_document d ON d.id = r.document_id "
-        "LEFT JOIN cases_assessment c ON c.id = r.state_claim_id "
-        f"ORDER BY {order}"
-    )
+    export_sql = export_query(connection.vendor, ordering)
     from django.contrib import admin as django_admin
 
     per_page = django_admin.site._registry[Recommendation].list_per_page
@@ -225,6 +214,24 @@ def make_plan(people: harness.People, runs: int) -> tuple[Plan, dict[str, int | 
     )
     del Count
     return plan, counts
+
+
+def export_query(vendor: str, ordering: list[str]) -> str:
+    """The export's rows as one plain join, what the `sqlite3` shell (or psql's COPY) exports as its floor.
+    Names from the models and the API's ordering only; nothing from outside."""
+    from cases.models import Recommendation
+
+    themes = Recommendation.themes.through._meta.db_table
+    order = ", ".join("r." + t.lstrip("-") + (" DESC" if t.startswith("-") else "") for t in ordering)
+    return (
+        "SELECT r.code, d.slug, r.paragraph, r.text, r.addressee, "  # noqa: S608
+        f"(SELECT {'string_agg' if vendor == 'postgresql' else 'group_concat'}(t.slug, '|') FROM {themes} rt JOIN cases_theme t ON t.id = rt.theme_id "
+        "WHERE rt.recommendation_id = r.id), r.implementation_status, r.state_response, "
+        "c.assessed_on, c.implementation_status, r.status_updated_at, r.updated_at "
+        "FROM cases_recommendation r JOIN cases_document d ON d.id = r.document_id "
+        "LEFT JOIN cases_assessment c ON c.id = r.state_claim_id "
+        f"ORDER BY {order}"
+    )
 
 
 def deep_page(total: int, ordering: list[str]) -> tuple[str | None, str | None]:
