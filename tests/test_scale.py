@@ -549,7 +549,9 @@ def test_bench_smoke_run(tmp_path):
     assert "rows received" not in table  # the export sent every row
     # Issue 14's verdicts are judged, met or missed, from this run's figures.
     assert re.search(r"^  (met   |MISSED) every page at most 2x its floor", table, re.M), table
-    assert re.search(r"^  (met   |MISSED) API 50-row page at least 0.5 of the floor's throughput", table, re.M)
+    assert re.search(
+        r"^  (met   |MISSED) API 50-row page at least 0.5 of the floor's throughput", table, re.M
+    )
     assert "0 'database is locked'" in table
 
 
