@@ -145,7 +145,17 @@ def recommendation_list(request: HttpRequest, viewer: access.Viewer) -> HttpResp
     # rows then get what a list row shows.
     filterset, valid, sort, queryset = filtered_recommendations(request, Recommendation.objects.all())
     _prepare_filter_form(filterset.form)
-    page = list_count.paginate(request, filterset, valid, queryset, queryset.for_list(), PAGE_SIZE)
+    ordering = RECOMMENDATION_SORTS[sort].ordering
+
+    def many() -> QuerySet:
+        # More matches than cases.list_count counts: the same filters, the search planned for many rows.
+        filterset.many_matches = True
+        return filterset.filter_queryset(Recommendation.objects.all()).order_by(*ordering)
+
+    # The page's rows are picked out of the unfiltered ones by their keys (list_count.DeferredRows), so the
+    # filters, a text search above all, run once in the rows query, not a second time around the keys.
+    rows = Recommendation.objects.order_by(*ordering).for_list()
+    page = list_count.paginate(request, filterset, valid, queryset, rows, PAGE_SIZE, many=many)
     return render(
         request,
         "cases/recommendation_list.html",
