@@ -162,8 +162,12 @@ class RecommendationFilter(django_filters.FilterSet):
         model = Recommendation
         fields = ["document", "addressee", "theme", "implementation_status", "state_response", "q"]
 
+    # Set by a list that has counted more matches than its bound (cases.list_count.paginate): the search is
+    # then planned to read the rows in the list's order (cases.search.search_recommendations, `many`).
+    many_matches = False
+
     def filter_q(self, queryset, name, value):
-        return search_recommendations(queryset, value) if value else queryset
+        return search_recommendations(queryset, value, many=self.many_matches) if value else queryset
 
 
 class EvidenceFilter(django_filters.FilterSet):

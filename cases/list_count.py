@@ -19,6 +19,8 @@ URLs (?page=7), and most filtered lists are short enough for an exact total at n
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
@@ -49,7 +51,8 @@ class DeferredRows:
     order (on its indexes, without the list's joins), and only those keys get the list's joins (document,
     State claim, translations). With a plain OFFSET the database joins every skipped row first: the last
     page of 300,000 took 640-904 ms on SQLite for that alone. Still one query (the keys are its IN
-    subquery), plus the themes' prefetch."""
+    subquery), plus the themes' prefetch. `rows` may be wider than `keys` (the unfiltered rows): the keys
+    pick the page out of it."""
 
     ordered = True  # Paginator's warning about unordered lists: both querysets carry the list's ordering
 
@@ -97,13 +100,24 @@ def total(request: HttpRequest, filterset, valid: bool, counted: QuerySet, per_p
 
 
 def paginate(
-    request: HttpRequest, filterset, valid: bool, counted: QuerySet, rows: QuerySet, per_page: int
+    request: HttpRequest,
+    filterset,
+    valid: bool,
+    counted: QuerySet,
+    rows: QuerySet,
+    per_page: int,
+    *,
+    many: Callable[[], QuerySet] | None = None,
 ) -> Page:
     """The page of `rows` the request asks for, counted as above; `page.paginator.exact` tells the template
-    whether to say "of N" or "of more than N". `rows` is `counted` with the list's joins only (never a
-    narrower set): the page's keys are read from `counted` (DeferredRows)."""
+    whether to say "of N" or "of more than N". The page's keys are read from `counted` (DeferredRows);
+    `rows` is a set of rows with the list's joins, in the same order, that holds them: `counted` itself, or
+    (cheaper) the unfiltered rows, so that the filters are not applied a second time around the keys.
+    `many`, if given, makes `counted` again for when the count has reached its bound (many rows match): a
+    text search then reads its rows in the list's order (cases.search.search_recommendations, `many`)."""
     count, exact = total(request, filterset, valid, counted, per_page)
-    paginator = BoundedPaginator(DeferredRows(counted, rows), per_page, count=count, exact=exact)
+    keys = counted if exact or many is None else many()
+    paginator = BoundedPaginator(DeferredRows(keys, rows), per_page, count=count, exact=exact)
     # get_page() turns a missing, malformed or out-of-range page number into the nearest real page.
     page = paginator.get_page(request.GET.get("page"))
     page.elided_range = list(paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))

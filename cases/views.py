@@ -137,6 +137,31 @@ def filtered_recommendations(
     return filterset, valid, sort, queryset
 
 
+def recommendation_page(
+    request: HttpRequest,
+    filterset: RecommendationFilter,
+    valid: bool,
+    sort: str,
+    queryset: QuerySet,
+    rows: QuerySet,
+) -> Page:
+    """The page of a recommendation list (this one and the public search) that the request asks for, counted by
+    cases.list_count. `queryset`: the filtered rows (filtered_recommendations); `rows`: every recommendation
+    with what a row shows (`for_list`), unfiltered: the page's rows are picked out of it by their keys
+    (list_count.DeferredRows), so the filters, a text search above all, run once in the rows query, not a
+    second time around the keys."""
+    ordering = RECOMMENDATION_SORTS[sort].ordering
+
+    def many() -> QuerySet:
+        # More matches than cases.list_count counts: the same filters, the search planned for many rows.
+        filterset.many_matches = True
+        return filterset.filter_queryset(Recommendation.objects.all()).order_by(*ordering)
+
+    return list_count.paginate(
+        request, filterset, valid, queryset, rows.order_by(*ordering), PAGE_SIZE, many=many
+    )
+
+
 @login_required
 @require_safe
 @access.require_role(access.MEMBER)
@@ -145,7 +170,7 @@ def recommendation_list(request: HttpRequest, viewer: access.Viewer) -> HttpResp
     # rows then get what a list row shows.
     filterset, valid, sort, queryset = filtered_recommendations(request, Recommendation.objects.all())
     _prepare_filter_form(filterset.form)
-    page = list_count.paginate(request, filterset, valid, queryset, queryset.for_list(), PAGE_SIZE)
+    page = recommendation_page(request, filterset, valid, sort, queryset, Recommendation.objects.for_list())
     return render(
         request,
         "cases/recommendation_list.html",

@@ -183,3 +183,64 @@ def test_review_queue_is_read_in_index_order_for_one_organisation(personas):
         plan = " | ".join(row[-1] for row in cursor.fetchall())
     assert "cases_assessment_org_queue (organisation_id=? AND review_state=?)" in plan
     assert "TEMP B-TREE" not in plan  # oldest first straight from the index: no sort of everything waiting
+
+
+# --- a text search with many matches ---------------------------------------------------------------------
+
+
+def _rows_query(captured) -> str:
+    return next(q["sql"] for q in captured.captured_queries if "claim_status" in q["sql"])
+
+
+@pytest.mark.parametrize("sort", ["paragraph", "code", "status", "updated"])
+def test_a_search_past_the_bound_shows_every_page_as_a_plain_search_does(
+    signed_in, personas, monkeypatch, sort
+):
+    """Past the count's bound the search is planned to read its rows in the list's order (on SQLite a
+    `+id IN (match)` semi-join, cases.search `many`): the pages must still be exactly the rows, in order, that
+    the plain search gives, the search must run once in the rows query (not again around its keys), and
+    below the bound the plain plan stays."""
+    from django.test.utils import CaptureQueriesContext
+
+    from cases.search import search_recommendations
+    from cases.views import RECOMMENDATION_SORTS
+
+    p = personas
+    _bulk(p.document, 130)
+    _bulk(make_document("other"), 40, addressee=Addressee.BUSINESS, prefix="C")
+    monkeypatch.setattr(list_count, "COUNT_THRESHOLD", 60)
+    ordered = Recommendation.objects.order_by(*RECOMMENDATION_SORTS[sort].ordering)
+    for query, terms in (("bulk", 1), ("bulk recommendation", 2)):
+        expected = list(search_recommendations(ordered, query).values_list("code", flat=True))
+        assert len(expected) == 170
+        shown = []
+        for page in range(1, 5):
+            with CaptureQueriesContext(connection) as captured:
+                response = signed_in.get(f"/recommendations/?sort={sort}&page={page}&q={query}")
+            shown += codes_in_order(response)
+            rows_sql = _rows_query(captured)
+            if connection.vendor == "sqlite":
+                assert rows_sql.count("MATCH") == 2 * terms  # each term: the original and the translations
+                # Page 1 counts to its bound (150 rows) and finds more: the scan in the list's order. From
+                # page 2 the bound is 200 or more and the count exact: the plain plan.
+                assert ("+U0" in rows_sql) == (page == 1), (page, rows_sql)
+            else:
+                assert rows_sql.count("to_tsquery") == 2 * terms
+        assert shown == expected
+
+
+def test_a_search_planned_for_many_rows_finds_the_same_rows(personas):
+    from cases.search import search_recommendations
+    from cases.translations.models import RecommendationTranslation
+
+    p = personas
+    _bulk(p.document, 30)
+    RecommendationTranslation.objects.create(
+        recommendation=Recommendation.objects.get(code="B-0003"), language="zh-hans", text="释放 bulk"
+    )
+    base = Recommendation.objects.order_by("code")
+    for text in ("bulk", "Bulk 3", "释放", "recommendation 1", '"recommendation 2"', "b"):
+        plain = list(search_recommendations(base, text).values_list("code", flat=True))
+        many = list(search_recommendations(base, text, many=True).values_list("code", flat=True))
+        assert many == plain, text
+        assert plain, text

@@ -20,13 +20,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from cases import access, list_count, status_counts
+from cases import access, status_counts
 from cases.collation import ByLanguage
 from cases.corrections import recommendation_share
 from cases.models import Document, ImplementationStatus, Recommendation, StateResponse, Theme
 from cases.people.models import Person, PersonStatusKind
 from cases.services import status_changed_on
-from cases.views import PAGE_SIZE, _prepare_filter_form, filtered_recommendations
+from cases.views import _prepare_filter_form, filtered_recommendations, recommendation_page
 from tracker.accounts.language import set_cookie, supported
 
 from .caching import public_page
@@ -190,9 +190,9 @@ def theme(request: HttpRequest, slug: str) -> HttpResponse:
 def search(request: HttpRequest) -> HttpResponse:
     """The recommendations' search and filters (cases.filters.RecommendationFilter, cases.search), over
     what the public may see."""
-    filterset, valid, _sort, queryset = filtered_recommendations(request, Recommendation.objects.all())
+    filterset, valid, sort, queryset = filtered_recommendations(request, Recommendation.objects.all())
     _prepare_filter_form(filterset.form)
-    rows = access.public_recommendations(queryset)
+    page = recommendation_page(request, filterset, valid, sort, queryset, access.public_recommendations())
     return render(
         request,
         "public/search.html",
@@ -200,7 +200,7 @@ def search(request: HttpRequest) -> HttpResponse:
             "form": filterset.form,
             "filters_valid": valid,
             "filtered": any(request.GET.get(name) for name in filterset.form.fields),
-            "page": list_count.paginate(request, filterset, valid, queryset, rows, PAGE_SIZE),
+            "page": page,
         },
     )
 
