@@ -693,7 +693,7 @@ def check_targets(figures: list[Figure], info: dict) -> list[str]:
     if full and full.floor:
         speed = median(full.floor) / median(full.page)
         lines.append(
-            f"  {verdict(speed >= EXPORT_SPEED)} CSV export at least 1/3 of sqlite3's speed: "
+            f"  {verdict(speed >= EXPORT_SPEED)} CSV export at least 1/3 of the database shell's speed (sqlite3 -csv, psql \\copy): "
             f"{speed:.2f} of it"
         )
     if full and subset:
