@@ -553,15 +553,3 @@ def test_bench_smoke_run(tmp_path):
         r"^  (met   |MISSED) API 50-row page at least 0.5 of the floor's throughput", table, re.M
     )
     assert "0 'database is locked'" in table
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="the load test runs on a generated SQLite file")
-def test_loadtest_smoke_run(tmp_path):
-    result = _run_script(
-        "loadtest.py", {"LOADTEST_SECONDS": "4", "LOADTEST_CLIENTS": "3"}, tmp_path, timeout=300
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "requests/s" in result.stdout
-    assert "errors: 0" in result.stdout
-    assert "'database is locked': 0" in result.stdout
